@@ -1,0 +1,67 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { afterEach, describe, expect, it } from "vitest";
+import { NATS_INSTALL_HINT, startNatsServer } from "./nats-server.ts";
+import { isAlive } from "./process-exit.ts";
+
+const dirs: string[] = [];
+async function tempDir() {
+  const dir = await mkdtemp(join(tmpdir(), "mesh-nats-test-"));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe("startNatsServer", () => {
+  it("runs a private JetStream server on a free port and leaves no process behind", async () => {
+    const server = await startNatsServer({ dataDir: await tempDir() });
+    expect(server.port).not.toBe(4222);
+    const nc = await connect({ servers: server.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "PROBE", subjects: ["probe.>"] });
+    const ack = await jetstream(nc).publish("probe.one", "hello", { msgID: "m-1" });
+    const duplicate = await jetstream(nc).publish("probe.one", "hello", { msgID: "m-1" });
+    expect(ack.seq).toBe(1);
+    expect(duplicate.duplicate).toBe(true);
+    await nc.close();
+    await server.stop();
+    expect(isAlive(server.pid)).toBe(false);
+  });
+
+  it("restarts on the same port with its JetStream data", async () => {
+    const dataDir = await tempDir();
+    const first = await startNatsServer({ dataDir });
+    let nc = await connect({ servers: first.url });
+    await (await jetstreamManager(nc)).streams.add({ name: "KEEP", subjects: ["keep.>"] });
+    await jetstream(nc).publish("keep.a", "1");
+    await nc.close();
+    await first.stop();
+
+    const second = await startNatsServer({ dataDir, port: first.port });
+    nc = await connect({ servers: second.url });
+    const info = await (await jetstreamManager(nc)).streams.info("KEEP");
+    expect(second.port).toBe(first.port);
+    expect(info.state.messages).toBe(1);
+    await nc.close();
+    await second.stop();
+  });
+
+  it("says how to install nats-server when it is missing", async () => {
+    const saved = process.env.NATS_SERVER_BIN;
+    process.env.NATS_SERVER_BIN = "/nonexistent/nats-server";
+    try {
+      const failure = startNatsServer({ dataDir: await tempDir() });
+      await expect(failure).rejects.toThrow(NATS_INSTALL_HINT);
+    } finally {
+      if (saved === undefined) delete process.env.NATS_SERVER_BIN;
+      else process.env.NATS_SERVER_BIN = saved;
+    }
+    expect(NATS_INSTALL_HINT).toMatch(/^nats-server not found: install it with `sudo apt-get install nats-server`/);
+  });
+});

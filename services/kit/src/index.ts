@@ -1,0 +1,15 @@
+export {
+  type BidiStreamingHandler,
+  type CallContext,
+  type ClientStreamingHandler,
+  implement,
+  type ServerStreamingHandler,
+  type ServiceHandlers,
+  type ServiceImplementation,
+  type UnaryHandler,
+} from "./grpc/handlers.ts";
+export { isRequestStreaming, isResponseStreaming, methodPath, serviceDefinition } from "./grpc/method-definition.ts";
+export { type GrpcServerOptions, type RunningGrpcServer, startGrpcServer } from "./grpc/server.ts";
+export { ServiceError } from "./grpc/service-error.ts";
+export { HealthRegistry, OVERALL, ServingStatus } from "./health/health-registry.ts";
+export { createLogger, type Logger } from "./logging/logger.ts";

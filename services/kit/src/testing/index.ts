@@ -1,0 +1,1 @@
+export { type EchoServer, type ForcedBehaviour, startEchoServer } from "./echo-server.ts";

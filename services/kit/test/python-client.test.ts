@@ -1,0 +1,86 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EchoServer, startEchoServer } from "../src/testing/index.ts";
+
+// Debian's grpcio (the C core) is a gRPC implementation we did not write; its reflection check parses the
+// descriptors we serve with Google's own protobuf runtime.
+const PYTHON = "/usr/bin/python3";
+const repoRoot = resolve(import.meta.dirname, "../../..");
+
+let server: EchoServer;
+let workDir: string;
+let results: Record<string, unknown>;
+
+beforeAll(async () => {
+  server = await startEchoServer("kit-python");
+  workDir = await mkdtemp(join(tmpdir(), "mesh-python-"));
+  const { stdout } = await promisify(execFile)(
+    PYTHON,
+    [
+      join(import.meta.dirname, "python/interop_client.py"),
+      server.address,
+      join(repoRoot, "proto"),
+      join(repoRoot, "proto/vendor"),
+      workDir,
+    ],
+    { timeout: 30_000 },
+  );
+  results = JSON.parse(stdout);
+}, 40_000);
+
+afterAll(async () => {
+  await server.shutdown(100);
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe("kit server with Python grpcio", () => {
+  it("answers unary calls with metadata and a deadline", () => {
+    expect(results.unary).toMatchObject({ message: "from python", servedBy: "kit-python", client: "grpcio" });
+    expect(Number((results.unary as { deadlineMs: number }).deadlineMs)).toBeGreaterThan(3000);
+  });
+
+  it("carries status codes and percent-encoded messages", () => {
+    expect(results.status).toEqual({ code: "FAILED_PRECONDITION", details: "stock is 0 % ünïcode" });
+  });
+
+  it("ends calls past their deadline", () => {
+    expect(results.deadline).toMatchObject({ code: "DEADLINE_EXCEEDED" });
+    expect((results.deadline as { elapsedMs: number }).elapsedMs).toBeLessThan(3000);
+  });
+
+  it("streams in every direction", () => {
+    expect(results.serverStreaming).toEqual([0, 1, 2]);
+    expect(results.clientStreaming).toBe("a b c");
+    expect(results.bidi).toEqual(["x", "y"]);
+  });
+
+  it("serves grpc.health.v1", () => {
+    expect(results.health).toEqual({ overall: "SERVING", echo: "SERVING", unknown: "NOT_FOUND" });
+  });
+
+  it("serves reflection with real file names and idempotency levels", () => {
+    expect(results.reflection).toEqual({
+      services: [
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "mesh.echo.v1.EchoService",
+      ],
+      file: "mesh/echo/v1/echo.proto",
+      methods: ["Echo", "Write", "Expand", "Collect", "Chat"],
+      echoInput: ".mesh.echo.v1.EchoRequest",
+      idempotency: {
+        Echo: "NO_SIDE_EFFECTS",
+        Write: "IDEMPOTENCY_UNKNOWN",
+        Expand: "NO_SIDE_EFFECTS",
+        Collect: "IDEMPOTENCY_UNKNOWN",
+        Chat: "IDEMPOTENCY_UNKNOWN",
+      },
+      missingCode: 5,
+    });
+  });
+});
