@@ -25,7 +25,8 @@ echo_grpc = importlib.import_module("mesh.echo.v1.echo_pb2_grpc")
 # Generated modules for grpc.health and grpc.reflection would live in a Python package named "grpc" and shadow the
 # grpc library, so their message classes are built from a descriptor set instead and called by method path.
 descriptor_set = f"{out_dir}/vendor.binpb"
-vendor_protos = ["grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto"]
+vendor_protos = ["grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto",
+                 "grpc/reflection/v1alpha/reflection.proto"]
 assert protoc.main(["protoc", f"-I{vendor_root}", f"--descriptor_set_out={descriptor_set}", *vendor_protos]) == 0
 with open(descriptor_set, "rb") as file:
     vendor_files = descriptor_pb2.FileDescriptorSet.FromString(file.read()).file
@@ -34,6 +35,8 @@ HealthCheckRequest = messages["grpc.health.v1.HealthCheckRequest"]
 HealthCheckResponse = messages["grpc.health.v1.HealthCheckResponse"]
 ReflectionRequest = messages["grpc.reflection.v1.ServerReflectionRequest"]
 ReflectionResponse = messages["grpc.reflection.v1.ServerReflectionResponse"]
+AlphaRequest = messages["grpc.reflection.v1alpha.ServerReflectionRequest"]
+AlphaResponse = messages["grpc.reflection.v1alpha.ServerReflectionResponse"]
 
 channel = grpc.insecure_channel(address)
 echo = echo_grpc.EchoServiceStub(channel)
@@ -128,6 +131,17 @@ def _():
         "idempotency": levels,
         "missingCode": missing.error_response.error_code,
     }
+
+
+@check("reflectionV1alpha")
+def _():
+    reflect = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                    request_serializer=AlphaRequest.SerializeToString,
+                                    response_deserializer=AlphaResponse.FromString)
+    requests = [AlphaRequest(list_services=""), AlphaRequest(file_by_filename="mesh/echo/v1/echo.proto")]
+    listed, by_name = list(reflect(iter(requests), timeout=5))
+    files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in by_name.file_descriptor_response.file_descriptor_proto]
+    return {"services": len(listed.list_services_response.service), "file": files[0].name, "package": files[0].package}
 
 
 print(json.dumps(results))
