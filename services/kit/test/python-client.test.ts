@@ -85,6 +85,10 @@ describe("kit server with Python grpcio", () => {
   });
 
   it("serves reflection v1alpha too, for older tools", () => {
-    expect(results.reflectionV1alpha).toEqual({ services: 4, file: "mesh/echo/v1/echo.proto", package: "mesh.echo.v1" });
+    expect(results.reflectionV1alpha).toEqual({
+      services: 4,
+      file: "mesh/echo/v1/echo.proto",
+      package: "mesh.echo.v1",
+    });
   });
 });

@@ -1,0 +1,78 @@
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { loadConfig } from "./config/load.ts";
+import { MethodCatalog } from "./descriptors/method-catalog.ts";
+import { startSidecar } from "./sidecar.ts";
+
+const USAGE = `usage: mesh-sidecar --config <file.yaml> [--check]
+
+  --config, -c <file>  the sidecar configuration (YAML or JSON); see sidecar/CONFIG.md
+  --check              validate the configuration and descriptors, print a summary, and exit
+  --help, -h           show this help
+
+Signals: SIGTERM or SIGINT drain in-flight calls (up to drainTimeoutMs), then exit 0.
+Environment: LOG_LEVEL (default info).`;
+
+async function main(argv: string[]): Promise<number> {
+  let values: { config?: string; check?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: "string", short: "c" },
+        check: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    console.error(`mesh-sidecar: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!values.config) {
+    console.error(`mesh-sidecar: --config is required\n\n${USAGE}`);
+    return 2;
+  }
+  const log = pino({ name: "sidecar", level: process.env.LOG_LEVEL ?? "info" });
+  let config: Awaited<ReturnType<typeof loadConfig>>;
+  let catalog: MethodCatalog;
+  try {
+    config = await loadConfig(values.config);
+    catalog = await MethodCatalog.load(config.descriptors);
+  } catch (error) {
+    console.error(`mesh-sidecar: ${(error as Error).message}`);
+    return 1;
+  }
+  if (values.check) {
+    const upstreams = Object.keys(config.upstreams);
+    process.stdout.write(
+      `config ok: ${upstreams.length} upstream(s)${upstreams.length ? ` (${upstreams.join(", ")})` : ""}, ` +
+        `${catalog.services.size} protobuf service(s) described\n`,
+    );
+    return 0;
+  }
+  const sidecar = await startSidecar({ config, catalog, log });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, "stopping");
+      sidecar.drain().then(resolve, resolve);
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+  log.info("stopped");
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`mesh-sidecar: ${(error as Error).message}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,159 @@
+import { z } from "zod";
+import { isStatusName, type StatusName } from "../proxy/grpc-status.ts";
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
+
+const address = z.string().refine((value) => HOST_PORT.test(value) && Number(HOST_PORT.exec(value)?.[2]) <= 65535, {
+  error: (issue) => `expected host:port (for example 127.0.0.1:15001), got ${JSON.stringify(issue.input)}`,
+});
+
+const ms = z.number().int().nonnegative();
+const percent = z.number().min(0).max(100);
+const statusName = z
+  .string()
+  .refine(isStatusName, {
+    error: (issue) => `expected a gRPC status name such as UNAVAILABLE, got ${JSON.stringify(issue.input)}`,
+  })
+  .transform((name) => name as StatusName);
+
+export const retrySchema = z.strictObject({
+  /** Attempts in all, the first included; 1 turns retries off. */
+  maxAttempts: z.number().int().min(1).max(10).default(3),
+  /** Statuses that retry an idempotent method. */
+  retryOn: z.array(statusName).default(["UNAVAILABLE"]),
+  /** First backoff; each next one doubles, with full jitter, up to maxBackoffMs. */
+  initialBackoffMs: ms.min(1).default(25),
+  maxBackoffMs: ms.min(1).default(250),
+});
+
+export const faultsSchema = z.strictObject({
+  delay: z.strictObject({ percent, ms: ms }).optional(),
+  abort: z.strictObject({ percent, code: statusName, message: z.string().default("fault injected") }).optional(),
+});
+
+export const methodPolicySchema = z.strictObject({
+  /** Upper bound on a call's deadline; the caller's grpc-timeout can only shorten it. */
+  timeoutMs: ms.min(1).optional(),
+  retry: retrySchema.partial().optional(),
+  faults: faultsSchema.optional(),
+});
+
+export const circuitBreakerSchema = z.strictObject({
+  /** sampling: open when the failure ratio over windowMs passes failureRatio (with enough traffic);
+   * consecutive: open after consecutiveFailures failures in a row. */
+  mode: z.enum(["sampling", "consecutive"]).default("sampling"),
+  failureRatio: z.number().gt(0).max(1).default(0.5),
+  windowMs: ms.min(1000).default(10_000),
+  minimumRequestsPerSecond: z.number().positive().default(5),
+  consecutiveFailures: z.number().int().min(1).default(5),
+  /** How long the breaker stays open before one probe call may pass (half-open). */
+  halfOpenAfterMs: ms.min(1).default(5000),
+  /** Statuses that count as failures (transport failures always do). */
+  failOn: z.array(statusName).default(["UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN", "DATA_LOSS"]),
+});
+
+export const bulkheadSchema = z.strictObject({
+  maxConcurrent: z.number().int().min(1).default(256),
+  maxQueue: z.number().int().min(0).default(64),
+});
+
+export const outlierDetectionSchema = z.strictObject({
+  consecutiveFailures: z.number().int().min(1).default(5),
+  /** The first ejection's length; each further ejection of the same endpoint lasts one base longer. */
+  baseEjectionMs: ms.min(1).default(10_000),
+  maxEjectionMs: ms.min(1).default(300_000),
+  /** Never eject more than this share of an upstream's endpoints. */
+  maxEjectionPercent: percent.default(50),
+});
+
+export const retryBudgetSchema = z.strictObject({
+  /** Retries may add at most this fraction of the requests seen in the window. */
+  ratio: z.number().min(0).max(10).default(0.2),
+  /** ...plus this many retries per second, so low traffic can still retry. */
+  minRetriesPerSecond: z.number().min(0).default(10),
+  windowSeconds: z.number().int().min(1).max(600).default(10),
+});
+
+const upstreamPolicyShape = {
+  timeoutMs: methodPolicySchema.shape.timeoutMs,
+  retry: retrySchema.partial().optional(),
+  faults: faultsSchema.optional(),
+  circuitBreaker: circuitBreakerSchema.partial().optional(),
+  bulkhead: bulkheadSchema.partial().optional(),
+  outlierDetection: outlierDetectionSchema.partial().optional(),
+  retryBudget: retryBudgetSchema.partial().optional(),
+};
+
+export const defaultsSchema = z.strictObject({
+  timeoutMs: ms.min(1).default(30_000),
+  retry: retrySchema.prefault({}),
+  faults: faultsSchema.prefault({}),
+  circuitBreaker: circuitBreakerSchema.prefault({}),
+  bulkhead: bulkheadSchema.prefault({}),
+  outlierDetection: outlierDetectionSchema.prefault({}),
+  retryBudget: retryBudgetSchema.prefault({}),
+});
+
+export const upstreamSchema = z.strictObject({
+  /** The protobuf services (package.Service) this upstream serves: calls to them route here. */
+  services: z.array(z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, "expected package.Service")).default([]),
+  /** Static endpoints (inbound listeners of the upstream's sidecars); with Consul they are discovered instead. */
+  endpoints: z.array(address).default([]),
+  ...upstreamPolicyShape,
+  /** Per-method overrides, keyed by method name ("GetStock") or full name ("shop.inventory.v1.InventoryService/GetStock"). */
+  methods: z.record(z.string(), methodPolicySchema).default({}),
+});
+
+export const configSchema = z.strictObject({
+  /** The mesh service this sidecar fronts (the name it registers under). */
+  service: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/, "expected a lower-case service name")
+    .optional(),
+  inbound: z
+    .strictObject({
+      listen: address.default("0.0.0.0:15000"),
+      /** The local app's gRPC server. */
+      app: address.default("127.0.0.1:50051"),
+      maxConcurrent: z.number().int().min(1).default(1024),
+      maxQueue: z.number().int().min(0).default(128),
+      timeoutMs: ms.min(1).default(60_000),
+    })
+    .optional(),
+  outbound: z.strictObject({ listen: address.default("127.0.0.1:15001") }).optional(),
+  admin: z.strictObject({ listen: address.default("127.0.0.1:15090") }).prefault({}),
+  /** Descriptor sets (`buf build -o image.binpb`) that tell each method's idempotency level. */
+  descriptors: z.array(z.string().min(1)).default([]),
+  limits: z
+    .strictObject({
+      maxMessageBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(4 * 1024 * 1024),
+      retryBufferBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(64 * 1024),
+      connectTimeoutMs: ms.min(1).default(1000),
+      maxConcurrentStreams: z.number().int().min(1).default(1000),
+    })
+    .prefault({}),
+  /** How long SIGTERM waits for in-flight calls before closing them. */
+  drainTimeoutMs: ms.default(10_000),
+  defaults: defaultsSchema.prefault({}),
+  upstreams: z
+    .record(z.string().regex(/^[a-z][a-z0-9-]*$/, "expected a lower-case upstream name"), upstreamSchema)
+    .default({}),
+});
+
+export type SidecarConfig = z.output<typeof configSchema>;
+export type UpstreamConfig = z.output<typeof upstreamSchema>;
+export type Defaults = z.output<typeof defaultsSchema>;
+export type RetryPolicy = z.output<typeof retrySchema>;
+export type FaultPolicy = z.output<typeof faultsSchema>;
+export type CircuitBreakerPolicy = z.output<typeof circuitBreakerSchema>;
+export type BulkheadPolicy = z.output<typeof bulkheadSchema>;
+export type OutlierDetectionPolicy = z.output<typeof outlierDetectionSchema>;
+export type RetryBudgetPolicy = z.output<typeof retryBudgetSchema>;

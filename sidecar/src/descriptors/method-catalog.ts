@@ -1,0 +1,55 @@
+import { readFile } from "node:fs/promises";
+import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema, MethodOptions_IdempotencyLevel as Level } from "@bufbuild/protobuf/wkt";
+
+export type Idempotency = "no_side_effects" | "idempotent" | "unknown";
+
+/** Each method's idempotency level, from the descriptor sets the sidecar is given (`buf build -o image.binpb`). */
+export class MethodCatalog {
+  private readonly levels = new Map<string, Idempotency>();
+  readonly services = new Set<string>();
+
+  /** Adds every service of a serialized FileDescriptorSet. */
+  addDescriptorSet(bytes: Uint8Array): void {
+    const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes));
+    for (const file of registry.files) {
+      for (const service of file.services) {
+        this.services.add(service.typeName);
+        for (const method of service.methods) {
+          this.levels.set(`/${service.typeName}/${method.name}`, levelName(method.idempotency));
+        }
+      }
+    }
+  }
+
+  /** The idempotency of a method path (`/package.Service/Method`); unknown methods are never assumed safe. */
+  idempotency(path: string): Idempotency {
+    return this.levels.get(path) ?? "unknown";
+  }
+
+  static async load(paths: readonly string[]): Promise<MethodCatalog> {
+    const catalog = new MethodCatalog();
+    for (const path of paths) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(path);
+      } catch (error) {
+        throw new Error(`descriptors: cannot read ${path}: ${(error as Error).message}`);
+      }
+      try {
+        catalog.addDescriptorSet(bytes);
+      } catch (error) {
+        throw new Error(
+          `descriptors: ${path} is not a FileDescriptorSet (buf build -o x.binpb): ${(error as Error).message}`,
+        );
+      }
+    }
+    return catalog;
+  }
+}
+
+function levelName(level: Level): Idempotency {
+  if (level === Level.NO_SIDE_EFFECTS) return "no_side_effects";
+  if (level === Level.IDEMPOTENT) return "idempotent";
+  return "unknown";
+}

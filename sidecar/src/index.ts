@@ -1,0 +1,5 @@
+export { ConfigError, loadConfig, parseConfig } from "./config/load.ts";
+export type { SidecarConfig } from "./config/schema.ts";
+export { MethodCatalog } from "./descriptors/method-catalog.ts";
+export { type EndpointSource, StaticEndpoints } from "./discovery/endpoint-source.ts";
+export { type RunningSidecar, type SidecarOptions, startSidecar } from "./sidecar.ts";

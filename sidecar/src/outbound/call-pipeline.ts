@@ -1,0 +1,173 @@
+import type { OutgoingHttpHeaders } from "node:http2";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { MeshMetrics } from "../admin/metrics.ts";
+import type { MethodPolicy } from "../config/policy.ts";
+import type { Idempotency } from "../descriptors/method-catalog.ts";
+import { type AttemptResult, runAttempt } from "../proxy/attempt.ts";
+import { enforceDeadline } from "../proxy/deadline-timer.ts";
+import type { DownstreamCall } from "../proxy/downstream-call.ts";
+import type { GrpcRequest } from "../proxy/grpc-request.ts";
+import { Status } from "../proxy/grpc-status.ts";
+import { formatGrpcTimeout } from "../proxy/grpc-timeout.ts";
+import type { SessionPool } from "../proxy/session-pool.ts";
+import { BulkheadFullError } from "../resilience/bulkhead.ts";
+import { CircuitOpenError } from "../resilience/circuit-breaker.ts";
+import { Deadline } from "../resilience/deadline.ts";
+import { chooseFault } from "../resilience/fault-injection.ts";
+import { backoffSchedule, retryReason } from "../resilience/retry.ts";
+import type { Cluster, Endpoint } from "./cluster.ts";
+
+export interface OutboundCall {
+  call: DownstreamCall;
+  request: GrpcRequest;
+  /** The request headers to send upstream, without pseudo-headers and grpc-timeout. */
+  headers: OutgoingHttpHeaders;
+  cluster: Cluster;
+  policy: MethodPolicy;
+  idempotency: Idempotency;
+}
+
+export interface PipelineDeps {
+  pool: SessionPool;
+  metrics: MeshMetrics;
+}
+
+/**
+ * The outbound call path: deadline, fault injection, bulkhead, then attempts, each through the circuit breaker to
+ * an endpoint picked by the balancer, retried by the retry rules within the budget. Resolves with the gRPC status
+ * the caller got.
+ */
+export async function proxyOutbound(outbound: OutboundCall, deps: PipelineDeps): Promise<number> {
+  const { call, cluster, policy, request } = outbound;
+  const deadline = new Deadline(request.timeoutMs, policy.timeoutMs);
+  const guard = enforceDeadline(call, deadline, `upstream ${cluster.name}`);
+  try {
+    const fault = chooseFault(policy.faults);
+    if (fault?.delayMs) {
+      deps.metrics.faultInjected(cluster.name, request.method, "delay");
+      await sleep(fault.delayMs, undefined, { signal: guard.signal });
+    }
+    if (fault?.abort) {
+      deps.metrics.faultInjected(cluster.name, request.method, "abort");
+      call.fail(fault.abort.code, `${fault.abort.message} (fault injected for upstream ${cluster.name})`);
+      return fault.abort.code;
+    }
+    const result = await cluster.bulkhead.run(
+      () => attemptUntilDone(outbound, deadline, guard.signal, deps),
+      guard.signal,
+    );
+    return result.code;
+  } catch (error) {
+    return failure(outbound, error, guard.signal.aborted, deps);
+  } finally {
+    guard.stop();
+  }
+}
+
+function failure({ call, cluster }: OutboundCall, error: unknown, aborted: boolean, deps: PipelineDeps): number {
+  if (error instanceof BulkheadFullError) {
+    deps.metrics.bulkheadRejected("outbound", cluster.name);
+    const { maxConcurrent, maxQueue } = cluster.bulkhead.config;
+    const message = `upstream ${cluster.name}: too many concurrent calls (bulkhead: ${maxConcurrent} in flight and ${maxQueue} queued)`;
+    call.fail(Status.RESOURCE_EXHAUSTED, message);
+    return Status.RESOURCE_EXHAUSTED;
+  }
+  if (!aborted) {
+    call.fail(Status.INTERNAL, `sidecar error calling upstream ${cluster.name}: ${(error as Error).message}`);
+    return Status.INTERNAL;
+  }
+  // The deadline passed (the deadline timer has answered) or the caller cancelled while waiting.
+  return call.cancelled.signal.aborted ? Status.CANCELLED : Status.DEADLINE_EXCEEDED;
+}
+
+async function attemptUntilDone(
+  outbound: OutboundCall,
+  deadline: Deadline,
+  signal: AbortSignal,
+  deps: PipelineDeps,
+): Promise<AttemptResult> {
+  const { call, cluster, policy, request } = outbound;
+  cluster.budget.recordRequest();
+  const tried = new Set<Endpoint>();
+  const backoff = backoffSchedule(policy.retry);
+  for (let attempt = 1; ; attempt++) {
+    const endpoint = cluster.pick(tried);
+    if (!endpoint) return answer(call, unavailable(`upstream ${cluster.name}: no endpoints available`), attempt);
+    tried.add(endpoint);
+    let result: AttemptResult;
+    try {
+      result = await cluster.breaker.run(() => attemptOn(outbound, endpoint, attempt, deadline, signal, deps));
+    } catch (error) {
+      if (!(error instanceof CircuitOpenError)) throw error;
+      deps.metrics.breakerRejected(cluster.name);
+      return answer(call, unavailable(`upstream ${cluster.name}: circuit breaker open, failing fast`), attempt);
+    }
+    cluster.record(endpoint, result);
+    const reason = retryReason(result, {
+      policy: policy.retry,
+      idempotency: outbound.idempotency,
+      attempts: attempt,
+      canReplay: call.canReplay,
+    });
+    if (!reason || deadline.expired()) return answer(call, result, attempt);
+    if (!cluster.budget.tryAcquireRetry()) {
+      deps.metrics.retryBudgetExhausted(cluster.name);
+      return answer(call, result, attempt);
+    }
+    deps.metrics.retried(cluster.name, request.method, reason);
+    await sleep(backoff.next(), undefined, { signal });
+  }
+}
+
+async function attemptOn(
+  { call, cluster, request, headers }: OutboundCall,
+  endpoint: Endpoint,
+  attempt: number,
+  deadline: Deadline,
+  signal: AbortSignal,
+  deps: PipelineDeps,
+): Promise<AttemptResult> {
+  endpoint.outstanding++;
+  try {
+    return await runAttempt({
+      call,
+      session: deps.pool.get(endpoint.address),
+      headers: {
+        ...headers,
+        ":method": "POST",
+        ":scheme": "http",
+        ":authority": endpoint.address,
+        ":path": request.path,
+        "grpc-timeout": formatGrpcTimeout(deadline.remainingMs()),
+      },
+      signal,
+      target: `${cluster.name} (${endpoint.address})`,
+      commitHeaders: (response) => (attempt > 1 ? { ...response, "x-mesh-attempts": String(attempt) } : response),
+    });
+  } finally {
+    endpoint.outstanding--;
+  }
+}
+
+function unavailable(message: string): AttemptResult {
+  return {
+    code: Status.UNAVAILABLE,
+    message,
+    committed: false,
+    neverProcessed: false,
+    transportFailure: false,
+    cancelled: false,
+  };
+}
+
+/** Gives the caller the final answer of a call that did not commit: the upstream's own, or the proxy's. */
+function answer(call: DownstreamCall, result: AttemptResult, attempts: number): AttemptResult {
+  if (result.committed || result.cancelled) return result;
+  const attemptsHeader = attempts > 1 ? { "x-mesh-attempts": String(attempts) } : {};
+  if (result.uncommittedResponse) {
+    call.respondTrailersOnly({ "content-type": "application/grpc", ...result.uncommittedResponse, ...attemptsHeader });
+  } else {
+    call.fail(result.code, result.message, attemptsHeader);
+  }
+  return result;
+}

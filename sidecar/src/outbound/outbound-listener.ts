@@ -1,0 +1,84 @@
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Logger } from "pino";
+import type { MeshMetrics } from "../admin/metrics.ts";
+import { type MethodPolicy, resolveMethodPolicy } from "../config/policy.ts";
+import type { SidecarConfig } from "../config/schema.ts";
+import type { MethodCatalog } from "../descriptors/method-catalog.ts";
+import { DownstreamCall } from "../proxy/downstream-call.ts";
+import { isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
+import { Status } from "../proxy/grpc-status.ts";
+import { createH2cServer, type H2cServer } from "../proxy/h2c-server.ts";
+import { endToEndHeaders, headerValue } from "../proxy/headers.ts";
+import type { InFlight } from "../proxy/in-flight.ts";
+import type { SessionPool } from "../proxy/session-pool.ts";
+import { proxyOutbound } from "./call-pipeline.ts";
+import type { Cluster } from "./cluster.ts";
+import type { Router } from "./router.ts";
+
+export interface OutboundDeps {
+  config: SidecarConfig;
+  router: Router;
+  clusters: ReadonlyMap<string, Cluster>;
+  catalog: MethodCatalog;
+  pool: SessionPool;
+  metrics: MeshMetrics;
+  inFlight: InFlight;
+  log: Logger;
+}
+
+const NOT_FORWARDED = new Set(["grpc-timeout"]);
+
+/** The listener the local app calls other services through. */
+export function createOutboundListener(deps: OutboundDeps): H2cServer {
+  const policies = new Map<string, MethodPolicy>();
+  const policyFor = (upstream: string, service: string, method: string) => {
+    const key = `${upstream}|${service}/${method}`;
+    let policy = policies.get(key);
+    if (!policy) {
+      policy = resolveMethodPolicy(deps.config.defaults, deps.config.upstreams[upstream], service, method);
+      policies.set(key, policy);
+    }
+    return policy;
+  };
+
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    const request = readGrpcRequest(headers);
+    if (isProblem(request)) return rejectRequest(stream, request);
+    const upstream = deps.router.route(request.service, headerValue(headers, ":authority"));
+    const cluster = upstream ? deps.clusters.get(upstream) : undefined;
+    if (!upstream || !cluster) {
+      const message = `no upstream serves ${request.service} (list it under upstreams.<name>.services)`;
+      return rejectRequest(stream, { httpStatus: 200, code: Status.UNIMPLEMENTED, message });
+    }
+    const done = deps.inFlight.begin();
+    const started = performance.now();
+    deps.metrics.callStarted("outbound");
+    const call = new DownstreamCall(stream, headers, deps.config.limits);
+    proxyOutbound(
+      {
+        call,
+        request,
+        headers: endToEndHeaders(headers, NOT_FORWARDED),
+        cluster,
+        policy: policyFor(upstream, request.service, request.method),
+        idempotency: deps.catalog.idempotency(request.path),
+      },
+      deps,
+    ).then(
+      (code) => {
+        deps.metrics.callFinished("outbound", upstream, request.method, code, (performance.now() - started) / 1000);
+        done();
+      },
+      (error: unknown) => {
+        deps.log.error({ err: error, path: request.path }, "outbound call failed unexpectedly");
+        done();
+      },
+    );
+  };
+
+  return createH2cServer({
+    maxConcurrentStreams: deps.config.limits.maxConcurrentStreams,
+    idleTimeoutMs: 300_000,
+    onStream,
+  });
+}

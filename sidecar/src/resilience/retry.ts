@@ -1,0 +1,45 @@
+import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from "cockatiel";
+import type { RetryPolicy } from "../config/schema.ts";
+import type { Idempotency } from "../descriptors/method-catalog.ts";
+import { statusName } from "../proxy/grpc-status.ts";
+import type { AttemptOutcome } from "./attempt-outcome.ts";
+
+export type RetryReason = "status" | "never_processed";
+
+export interface RetryContext {
+  policy: RetryPolicy;
+  idempotency: Idempotency;
+  /** Attempts made so far, the one that just ended included. */
+  attempts: number;
+  /** The request can be sent again: its body was buffered in full (bodies over the buffer limit are not). */
+  canReplay: boolean;
+}
+
+/**
+ * Why the call may be tried again, or undefined when it may not. Any method may be retried when the request never
+ * reached the app; only idempotent ones (NO_SIDE_EFFECTS, IDEMPOTENT) on the configured statuses; none once
+ * response data went to the caller.
+ */
+export function retryReason(outcome: AttemptOutcome, context: RetryContext): RetryReason | undefined {
+  if (outcome.committed || outcome.cancelled || !context.canReplay) return undefined;
+  if (context.attempts >= context.policy.maxAttempts) return undefined;
+  if (outcome.neverProcessed) return "never_processed";
+  if (context.idempotency === "unknown") return undefined;
+  return context.policy.retryOn.includes(statusName(outcome.code) as never) ? "status" : undefined;
+}
+
+/** Exponential backoff with full jitter (cockatiel), doubling from initialBackoffMs up to maxBackoffMs. */
+export function backoffSchedule(policy: RetryPolicy): { next(): number } {
+  let backoff: IBackoff<unknown> | undefined;
+  const factory = new ExponentialBackoff({
+    initialDelay: policy.initialBackoffMs,
+    maxDelay: policy.maxBackoffMs,
+    generator: fullJitterGenerator,
+  });
+  return {
+    next() {
+      backoff = backoff ? backoff.next(undefined) : factory.next();
+      return backoff.duration;
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import type { Server } from "node:net";
+import type { Logger } from "pino";
+import { createAdminServer } from "./admin/admin-server.ts";
+import { MeshMetrics } from "./admin/metrics.ts";
+import { resolveUpstreamPolicy } from "./config/policy.ts";
+import type { SidecarConfig } from "./config/schema.ts";
+import type { MethodCatalog } from "./descriptors/method-catalog.ts";
+import { type EndpointSource, StaticEndpoints } from "./discovery/endpoint-source.ts";
+import { checkAppHealth } from "./inbound/app-health.ts";
+import { createInboundListener } from "./inbound/inbound-listener.ts";
+import { Cluster } from "./outbound/cluster.ts";
+import { createOutboundListener } from "./outbound/outbound-listener.ts";
+import { Router } from "./outbound/router.ts";
+import { type H2cServer, listen } from "./proxy/h2c-server.ts";
+import { InFlight } from "./proxy/in-flight.ts";
+import { SessionPool } from "./proxy/session-pool.ts";
+
+export interface SidecarOptions {
+  config: SidecarConfig;
+  catalog: MethodCatalog;
+  log: Logger;
+  /** Default: the endpoints listed in the config. */
+  endpoints?: EndpointSource;
+}
+
+export interface RunningSidecar {
+  /** Bound ports, useful when the config asked for port 0. */
+  readonly ports: { inbound?: number; outbound?: number; admin: number };
+  readonly metrics: MeshMetrics;
+  readonly clusters: ReadonlyMap<string, Cluster>;
+  readonly router: Router;
+  /** Not ready, refuse new inbound calls, wait for in-flight ones (up to drainTimeoutMs), then close everything. */
+  drain(): Promise<void>;
+  /** Closes at once. */
+  close(): Promise<void>;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function goAway(h2c: H2cServer) {
+  for (const session of h2c.sessions) session.close();
+}
+
+function clusterView(clusters: ReadonlyMap<string, Cluster>) {
+  return Object.fromEntries(
+    [...clusters].map(([name, cluster]) => [
+      name,
+      {
+        breaker: cluster.breaker.state,
+        bulkhead: { active: cluster.bulkhead.active, queued: cluster.bulkhead.queued, ...cluster.bulkhead.config },
+        endpoints: cluster.endpoints.map((endpoint) => ({
+          address: endpoint.address,
+          outstanding: endpoint.outstanding,
+          ejected: cluster.isEjected(endpoint),
+          ejectedUntil:
+            endpoint.outlier.ejectedUntil > Date.now() ? new Date(endpoint.outlier.ejectedUntil).toISOString() : null,
+          ejections: endpoint.outlier.ejections,
+          consecutiveFailures: endpoint.outlier.consecutiveFailures,
+        })),
+      },
+    ]),
+  );
+}
+
+/** Starts the sidecar's listeners (inbound and outbound when configured, admin always). */
+export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
+  const { config, catalog, log } = options;
+  const metrics = new MeshMetrics();
+  const pool = new SessionPool(config.limits.connectTimeoutMs);
+  const inFlight = new InFlight();
+  const router = new Router(config.upstreams);
+  const clusters = new Map<string, Cluster>();
+  const stopWatches: (() => void)[] = [];
+  const source =
+    options.endpoints ??
+    new StaticEndpoints(Object.fromEntries(Object.entries(config.upstreams).map(([name, u]) => [name, u.endpoints])));
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    const cluster = new Cluster(name, resolveUpstreamPolicy(config.defaults, upstream), metrics);
+    clusters.set(name, cluster);
+    stopWatches.push(source.watch(name, (addresses) => cluster.setEndpoints(addresses)));
+  }
+  let draining = false;
+
+  const servers: Server[] = [];
+  const h2cServers: H2cServer[] = [];
+  const ports: { inbound?: number; outbound?: number; admin: number } = { admin: 0 };
+  const closeAll = async () => {
+    stopWatches.forEach((stop) => stop());
+    h2cServers.forEach(goAway);
+    await Promise.all(servers.map(closeServer));
+    pool.close();
+  };
+  try {
+    if (config.inbound) {
+      const inbound = createInboundListener({
+        inbound: config.inbound,
+        limits: config.limits,
+        pool,
+        metrics,
+        inFlight,
+        log,
+        draining: () => draining,
+      });
+      h2cServers.push(inbound);
+      servers.push(inbound.net);
+      ports.inbound = await listen(inbound.net, config.inbound.listen);
+    }
+    if (config.outbound) {
+      const outbound = createOutboundListener({ config, router, clusters, catalog, pool, metrics, inFlight, log });
+      h2cServers.push(outbound);
+      servers.push(outbound.net);
+      ports.outbound = await listen(outbound.net, config.outbound.listen);
+    }
+    const inbound = config.inbound;
+    const admin = createAdminServer({
+      metrics,
+      readiness: async () => {
+        if (draining) return "draining";
+        return inbound ? checkAppHealth(pool, inbound.app, 1000) : undefined;
+      },
+      clusters: () => clusterView(clusters),
+      config: () => config,
+    });
+    servers.push(admin);
+    ports.admin = await listen(admin, config.admin.listen);
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  log.info({ ports, upstreams: [...clusters.keys()] }, "sidecar listening");
+
+  return {
+    ports,
+    metrics,
+    clusters,
+    router,
+    async drain() {
+      draining = true;
+      log.info({ inFlight: inFlight.size }, "draining");
+      const drained = await inFlight.drained(config.drainTimeoutMs);
+      if (!drained) log.warn({ inFlight: inFlight.size }, "drain timeout passed; closing the remaining calls");
+      await closeAll();
+    },
+    close: closeAll,
+  };
+}
