@@ -87,7 +87,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const h2cServers: H2cServer[] = [];
   const ports: { inbound?: number; outbound?: number; admin: number } = { admin: 0 };
   const closeAll = async () => {
-    stopWatches.forEach((stop) => stop());
+    for (const stop of stopWatches) stop();
     h2cServers.forEach(goAway);
     await Promise.all(servers.map(closeServer));
     pool.close();

@@ -43,7 +43,8 @@ export async function startEchoServer(
   const received = new Map<string, number>();
   const cancelled = new Map<string, number>();
   const increment = (counts: Map<string, number>, method: string) => counts.set(method, (counts.get(method) ?? 0) + 1);
-  const control: { forced: ForcedBehaviour | undefined } = { forced: undefined };
+  // The returned server object; handlers read its `forced` field on every call.
+  const control: { forced?: ForcedBehaviour } = {};
 
   const count = (context: CallContext) => {
     increment(received, context.method.name);
@@ -113,15 +114,13 @@ export async function startEchoServer(
     port: options.port ?? 0,
     logger: createLogger(`echo-${name}`),
   });
-  return Object.assign(server, {
-    name,
-    received,
-    cancelled,
-    get forced() {
-      return control.forced;
+  return Object.defineProperties(Object.assign(server, { name, received, cancelled }), {
+    forced: {
+      get: () => control.forced,
+      set: (value: ForcedBehaviour | undefined) => {
+        control.forced = value;
+      },
+      enumerable: true,
     },
-    set forced(value: ForcedBehaviour | undefined) {
-      control.forced = value;
-    },
-  });
+  }) as EchoServer;
 }

@@ -1,0 +1,56 @@
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type EchoServer,
+  echoClient,
+  echoUpstream,
+  startEchoServers,
+  startTestSidecar,
+  type TestSidecar,
+} from "./harness.ts";
+
+let servers: EchoServer[];
+let sidecar: TestSidecar;
+
+beforeAll(async () => {
+  servers = await startEchoServers(2);
+  sidecar = await startTestSidecar({
+    upstreams: echoUpstream(servers, {
+      outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 60_000, maxEjectionPercent: 50 },
+      circuitBreaker: { mode: "consecutive", consecutiveFailures: 1000 },
+      retry: { maxAttempts: 1 },
+    }),
+  });
+});
+
+afterAll(async () => {
+  await sidecar.close();
+  await Promise.all(servers.map((server) => server.shutdown(100)));
+});
+
+describe("outlier ejection", () => {
+  it("ejects an endpoint that keeps failing, sends the traffic elsewhere, and never ejects more than allowed", async () => {
+    const [bad, good] = servers as [EchoServer, EchoServer];
+    bad.forced = { failCode: Code.Unavailable, failMessage: "sick" };
+    const echo = echoClient(sidecar.outbound);
+    for (let i = 0; i < 40 && (bad.received.get("Write") ?? 0) < 3; i++) await echo.write({}).catch(() => undefined);
+    expect(bad.received.get("Write")).toBe(3);
+
+    const clusters = await (await fetch(`${sidecar.admin}/clusters`)).json();
+    const byAddress = Object.fromEntries(clusters.echo.endpoints.map((e: { address: string }) => [e.address, e]));
+    expect(byAddress[bad.address]).toMatchObject({ ejected: true, ejections: 1 });
+    expect(byAddress[good.address]).toMatchObject({ ejected: false });
+
+    for (let i = 0; i < 20; i++) expect((await echo.write({})).servedBy).toBe("b");
+    expect(bad.received.get("Write")).toBe(3);
+
+    // The last healthy endpoint failing too cannot be ejected: 2 of 2 would exceed 50%.
+    good.forced = { failCode: Code.Unavailable, failMessage: "sick too" };
+    for (let i = 0; i < 5; i++) await echo.write({}).catch(() => undefined);
+    const after = await (await fetch(`${sidecar.admin}/clusters`)).json();
+    expect(after.echo.endpoints.filter((e: { ejected: boolean }) => e.ejected)).toHaveLength(1);
+    expect(await (await fetch(`${sidecar.admin}/metrics`)).text()).toContain(
+      `mesh_outlier_ejections_total{upstream="echo",endpoint="${bad.address}"} 1`,
+    );
+  });
+});
