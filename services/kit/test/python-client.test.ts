@@ -1,41 +1,16 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runGrpcioChecks } from "../../../test/interop/grpcio.ts";
 import { type EchoServer, startEchoServer } from "../src/testing/index.ts";
 
-// Debian's grpcio (the C core) is a gRPC implementation we did not write; its reflection check parses the
-// descriptors we serve with Google's own protobuf runtime.
-const PYTHON = "/usr/bin/python3";
-const repoRoot = resolve(import.meta.dirname, "../../..");
-
 let server: EchoServer;
-let workDir: string;
 let results: Record<string, unknown>;
 
 beforeAll(async () => {
   server = await startEchoServer("kit-python");
-  workDir = await mkdtemp(join(tmpdir(), "mesh-python-"));
-  const { stdout } = await promisify(execFile)(
-    PYTHON,
-    [
-      join(import.meta.dirname, "python/interop_client.py"),
-      server.address,
-      join(repoRoot, "proto"),
-      join(repoRoot, "proto/vendor"),
-      workDir,
-    ],
-    { timeout: 30_000 },
-  );
-  results = JSON.parse(stdout);
+  results = await runGrpcioChecks(server.address);
 }, 40_000);
 
-afterAll(async () => {
-  await server.shutdown(100);
-  await rm(workDir, { recursive: true, force: true });
-});
+afterAll(() => server.shutdown(100));
 
 describe("kit server with Python grpcio", () => {
   it("answers unary calls with metadata and a deadline", () => {

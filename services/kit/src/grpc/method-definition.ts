@@ -1,4 +1,4 @@
-import { type DescMethod, type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMethod, type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 
 /** The HTTP/2 path of a method, as gRPC puts it on the wire: `/package.Service/Method`. */
@@ -24,9 +24,10 @@ export function methodDefinition(method: DescMethod): MethodDefinition<unknown, 
     path: methodPath(method),
     requestStream: isRequestStreaming(method),
     responseStream: isResponseStreaming(method),
-    requestSerialize: (message) => asBuffer(toBinary(method.input, message as never)),
+    // create() passes messages through and builds one from a plain init object, so clients may send either.
+    requestSerialize: (message) => asBuffer(toBinary(method.input, create(method.input, message as never))),
     requestDeserialize: (bytes) => fromBinary(method.input, bytes),
-    responseSerialize: (message) => asBuffer(toBinary(method.output, message as never)),
+    responseSerialize: (message) => asBuffer(toBinary(method.output, create(method.output, message as never))),
     responseDeserialize: (bytes) => fromBinary(method.output, bytes),
     originalName: method.localName,
   };

@@ -1,6 +1,6 @@
 """An independent gRPC client (Debian's grpcio, C core) for the kit server's interop tests.
 
-Usage: interop_client.py ADDRESS PROTO_ROOT VENDOR_ROOT OUT_DIR
+Usage: grpcio_client.py ADDRESS PROTO_ROOT VENDOR_ROOT OUT_DIR
 Compiles the echo, health and reflection protos with grpc_tools, runs each check against ADDRESS and prints one
 JSON object: {check name: result}. A check that raises reports {"error": ...} instead of stopping the others.
 """

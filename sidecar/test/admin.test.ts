@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type EchoServer,
+  echoClient,
+  echoUpstream,
+  startEchoServers,
+  startTestSidecar,
+  type TestSidecar,
+} from "./harness.ts";
+
+let app: EchoServer;
+let sidecar: TestSidecar;
+
+beforeAll(async () => {
+  [app] = (await startEchoServers(1)) as [EchoServer];
+  sidecar = await startTestSidecar({
+    inbound: { listen: "127.0.0.1:0", app: app.address },
+    upstreams: echoUpstream([app]),
+  });
+});
+
+afterAll(async () => {
+  await sidecar.close();
+  await app.shutdown(100);
+});
+
+const get = (path: string) => fetch(`${sidecar.admin}${path}`);
+
+describe("admin endpoints", () => {
+  it("reports liveness, and readiness from the app's own gRPC health", async () => {
+    expect((await get("/healthz")).status).toBe(200);
+    const ready = await get("/readyz");
+    expect([ready.status, (await ready.text()).trim()]).toEqual([200, "ready"]);
+    app.health.set("", 2 /* NOT_SERVING */);
+    const notReady = await get("/readyz");
+    expect(notReady.status).toBe(503);
+    expect(await notReady.text()).toContain("NOT_SERVING");
+    app.health.set("", 1 /* SERVING */);
+    expect((await get("/readyz")).status).toBe(200);
+  });
+
+  it("exposes Prometheus metrics labelled by upstream, method and status", async () => {
+    await echoClient(sidecar.outbound).echo({});
+    await echoClient(sidecar.outbound)
+      .echo({ failCode: 5 })
+      .catch(() => undefined);
+    const metrics = await (await get("/metrics")).text();
+    expect(metrics).toContain('mesh_requests_total{direction="outbound",upstream="echo",method="Echo",code="0"} 1');
+    expect(metrics).toContain('mesh_requests_total{direction="outbound",upstream="echo",method="Echo",code="5"} 1');
+    expect(metrics).toMatch(
+      /mesh_request_duration_seconds_bucket\{le="0\.005",direction="outbound",upstream="echo",method="Echo"\}/,
+    );
+    expect(metrics).toContain('mesh_circuit_breaker_state{upstream="echo"} 0');
+  });
+
+  it("shows clusters and the effective config", async () => {
+    const clusters = await (await get("/clusters")).json();
+    expect(clusters.echo).toMatchObject({ breaker: "closed", endpoints: [{ address: app.address, ejected: false }] });
+    const config = await (await get("/config")).json();
+    expect(config.defaults.retry).toEqual({
+      maxAttempts: 3,
+      retryOn: ["UNAVAILABLE"],
+      initialBackoffMs: 25,
+      maxBackoffMs: 250,
+    });
+    expect((await get("/nope")).status).toBe(404);
+  });
+});

@@ -1,0 +1,82 @@
+import { credentials, Metadata, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
+import { serviceDefinition } from "@mesh/kit";
+import { type EchoResponse, EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runGrpcioChecks } from "../../test/interop/grpcio.ts";
+import {
+  type EchoServer,
+  echoClient,
+  echoUpstream,
+  startEchoServers,
+  startTestSidecar,
+  type TestSidecar,
+} from "./harness.ts";
+
+// Three independent gRPC implementations call the app through two sidecars (outbound, then inbound).
+let app: EchoServer;
+let inbound: TestSidecar;
+let outbound: TestSidecar;
+
+beforeAll(async () => {
+  [app] = (await startEchoServers(1)) as [EchoServer];
+  inbound = await startTestSidecar({ inbound: { listen: "127.0.0.1:0", app: app.address } });
+  const services = [
+    "mesh.echo.v1.EchoService",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+  ];
+  outbound = await startTestSidecar({ upstreams: echoUpstream([{ address: inbound.inbound }], { services }) });
+});
+
+afterAll(async () => {
+  await Promise.all([outbound.close(), inbound.close()]);
+  await app.shutdown(100);
+});
+
+describe("independent clients through two sidecars", () => {
+  it("Python grpcio: unary, statuses, deadlines, every kind of stream, health and reflection", async () => {
+    const results = await runGrpcioChecks(outbound.outbound);
+    expect(results.unary).toMatchObject({ message: "from python", servedBy: "a", client: "grpcio" });
+    expect(results.status).toEqual({ code: "FAILED_PRECONDITION", details: "stock is 0 % ünïcode" });
+    expect(results.deadline).toMatchObject({ code: "DEADLINE_EXCEEDED" });
+    expect(results.serverStreaming).toEqual([0, 1, 2]);
+    expect(results.clientStreaming).toBe("a b c");
+    expect(results.bidi).toEqual(["x", "y"]);
+    expect(results.health).toEqual({ overall: "SERVING", echo: "SERVING", unknown: "NOT_FOUND" });
+    expect(results.reflection).toMatchObject({
+      file: "mesh/echo/v1/echo.proto",
+      idempotency: { Echo: "NO_SIDE_EFFECTS" },
+    });
+  }, 40_000);
+
+  it("grpc-js: unary with metadata, and a server stream", async () => {
+    const Client = makeGenericClientConstructor(serviceDefinition(EchoService), "EchoService");
+    const client = new Client(outbound.outbound, credentials.createInsecure()) as unknown as Record<
+      string,
+      (...args: unknown[]) => unknown
+    > & { close(): void };
+    const metadata = new Metadata();
+    metadata.set("x-caller", "grpc-js");
+    const reply = await new Promise<EchoResponse>((resolve, reject) =>
+      client.echo?.({ message: "js" }, metadata, (error: ServiceError | null, response: EchoResponse) =>
+        error ? reject(error) : resolve(response),
+      ),
+    );
+    expect(reply).toMatchObject({ message: "js", servedBy: "a" });
+    expect(reply.metadata["x-caller"]).toBe("grpc-js");
+    const indexes: number[] = [];
+    for await (const item of client.expand?.({ repeat: 3 }) as AsyncIterable<EchoResponse>) indexes.push(item.index);
+    expect(indexes).toEqual([0, 1, 2]);
+    client.close();
+  });
+
+  it("connect-node: bidirectional stream", async () => {
+    async function* words() {
+      for (const message of ["one", "two"]) yield { message };
+    }
+    const replies: string[] = [];
+    for await (const reply of echoClient(outbound.outbound).chat(words())) replies.push(reply.message);
+    expect(replies).toEqual(["one", "two"]);
+  });
+});
