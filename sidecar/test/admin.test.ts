@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  adminJson,
+  type ClustersView,
   type EchoServer,
   echoClient,
   echoUpstream,
@@ -54,9 +56,9 @@ describe("admin endpoints", () => {
   });
 
   it("shows clusters and the effective config", async () => {
-    const clusters = await (await get("/clusters")).json();
+    const clusters = await adminJson<ClustersView>(sidecar, "/clusters");
     expect(clusters.echo).toMatchObject({ breaker: "closed", endpoints: [{ address: app.address, ejected: false }] });
-    const config = await (await get("/config")).json();
+    const config = await adminJson<{ defaults: { retry: unknown } }>(sidecar, "/config");
     expect(config.defaults.retry).toEqual({
       maxAttempts: 3,
       retryOn: ["UNAVAILABLE"],

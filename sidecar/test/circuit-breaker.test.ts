@@ -2,6 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  adminJson,
+  type ClustersView,
   type EchoServer,
   echoClient,
   echoUpstream,
@@ -30,8 +32,8 @@ afterAll(async () => {
 });
 
 async function breakerState() {
-  const clusters = await (await fetch(`${sidecar.admin}/clusters`)).json();
-  return clusters.echo.breaker as string;
+  const clusters = await adminJson<ClustersView>(sidecar, "/clusters");
+  return clusters.echo?.breaker;
 }
 
 describe("circuit breaker", () => {

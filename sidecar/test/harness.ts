@@ -80,3 +80,17 @@ export async function writeDescriptorSet(dir: string): Promise<string> {
 }
 
 export type { EchoServer };
+
+/** The shape of the admin /clusters answer, as tests read it. */
+export type ClustersView = Record<
+  string,
+  {
+    breaker: string;
+    endpoints: { address: string; ejected: boolean; ejections: number; outstanding: number }[];
+  }
+>;
+
+/** GETs an admin endpoint and parses its JSON. */
+export async function adminJson<T>(sidecar: TestSidecar, path: string): Promise<T> {
+  return (await (await fetch(`${sidecar.admin}${path}`)).json()) as T;
+}

@@ -66,7 +66,8 @@ describe("independent clients through two sidecars", () => {
     expect(reply).toMatchObject({ message: "js", servedBy: "a" });
     expect(reply.metadata["x-caller"]).toBe("grpc-js");
     const indexes: number[] = [];
-    for await (const item of client.expand?.({ repeat: 3 }) as AsyncIterable<EchoResponse>) indexes.push(item.index);
+    const stream = client.expand?.({ repeat: 3 }) as AsyncIterable<EchoResponse>;
+    for await (const item of stream) indexes.push(item.index);
     expect(indexes).toEqual([0, 1, 2]);
     client.close();
   });

@@ -1,6 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  adminJson,
+  type ClustersView,
   type EchoServer,
   echoClient,
   echoUpstream,
@@ -36,8 +38,8 @@ describe("outlier ejection", () => {
     for (let i = 0; i < 40 && (bad.received.get("Write") ?? 0) < 3; i++) await echo.write({}).catch(() => undefined);
     expect(bad.received.get("Write")).toBe(3);
 
-    const clusters = await (await fetch(`${sidecar.admin}/clusters`)).json();
-    const byAddress = Object.fromEntries(clusters.echo.endpoints.map((e: { address: string }) => [e.address, e]));
+    const clusters = await adminJson<ClustersView>(sidecar, "/clusters");
+    const byAddress = Object.fromEntries((clusters.echo?.endpoints ?? []).map((e) => [e.address, e]));
     expect(byAddress[bad.address]).toMatchObject({ ejected: true, ejections: 1 });
     expect(byAddress[good.address]).toMatchObject({ ejected: false });
 
@@ -47,8 +49,8 @@ describe("outlier ejection", () => {
     // The last healthy endpoint failing too cannot be ejected: 2 of 2 would exceed 50%.
     good.forced = { failCode: Code.Unavailable, failMessage: "sick too" };
     for (let i = 0; i < 5; i++) await echo.write({}).catch(() => undefined);
-    const after = await (await fetch(`${sidecar.admin}/clusters`)).json();
-    expect(after.echo.endpoints.filter((e: { ejected: boolean }) => e.ejected)).toHaveLength(1);
+    const after = await adminJson<ClustersView>(sidecar, "/clusters");
+    expect(after.echo?.endpoints.filter((e) => e.ejected)).toHaveLength(1);
     expect(await (await fetch(`${sidecar.admin}/metrics`)).text()).toContain(
       `mesh_outlier_ejections_total{upstream="echo",endpoint="${bad.address}"} 1`,
     );

@@ -16,15 +16,32 @@ const statusName = z
   })
   .transform((name) => name as StatusName);
 
-export const retrySchema = z.strictObject({
-  /** Attempts in all, the first included; 1 turns retries off. */
-  maxAttempts: z.number().int().min(1).max(10).default(3),
-  /** Statuses that retry an idempotent method. */
-  retryOn: z.array(statusName).default(["UNAVAILABLE"]),
-  /** First backoff; each next one doubles, with full jitter, up to maxBackoffMs. */
-  initialBackoffMs: ms.min(1).default(25),
-  maxBackoffMs: ms.min(1).default(250),
-});
+/**
+ * A policy group with its defaults. `full` fills every field (for `defaults`); `partial` has no defaults at all, so
+ * an upstream or method sets only what it names and inherits the rest from the layer below.
+ */
+function policyGroup<Shape extends Record<string, z.ZodType>>(
+  shape: Shape,
+  defaults: { [K in keyof Shape]: z.output<Shape[K]> },
+) {
+  const withDefaults = Object.fromEntries(
+    Object.entries(shape).map(([key, field]) => [key, field.default(defaults[key] as never)]),
+  ) as { [K in keyof Shape]: z.ZodDefault<Shape[K]> };
+  return { full: z.strictObject(withDefaults), partial: z.strictObject(shape).partial() };
+}
+
+export const retry = policyGroup(
+  {
+    /** Attempts in all, the first included; 1 turns retries off. */
+    maxAttempts: z.number().int().min(1).max(10),
+    /** Statuses that retry an idempotent method. */
+    retryOn: z.array(statusName),
+    /** First backoff; each next one doubles, with full jitter, up to maxBackoffMs. */
+    initialBackoffMs: ms.min(1),
+    maxBackoffMs: ms.min(1),
+  },
+  { maxAttempts: 3, retryOn: ["UNAVAILABLE"], initialBackoffMs: 25, maxBackoffMs: 250 },
+);
 
 export const faultsSchema = z.strictObject({
   delay: z.strictObject({ percent, ms: ms }).optional(),
@@ -34,64 +51,81 @@ export const faultsSchema = z.strictObject({
 export const methodPolicySchema = z.strictObject({
   /** Upper bound on a call's deadline; the caller's grpc-timeout can only shorten it. */
   timeoutMs: ms.min(1).optional(),
-  retry: retrySchema.partial().optional(),
+  retry: retry.partial.optional(),
   faults: faultsSchema.optional(),
 });
 
-export const circuitBreakerSchema = z.strictObject({
-  /** sampling: open when the failure ratio over windowMs passes failureRatio (with enough traffic);
-   * consecutive: open after consecutiveFailures failures in a row. */
-  mode: z.enum(["sampling", "consecutive"]).default("sampling"),
-  failureRatio: z.number().gt(0).max(1).default(0.5),
-  windowMs: ms.min(1000).default(10_000),
-  minimumRequestsPerSecond: z.number().positive().default(5),
-  consecutiveFailures: z.number().int().min(1).default(5),
-  /** How long the breaker stays open before one probe call may pass (half-open). */
-  halfOpenAfterMs: ms.min(1).default(5000),
-  /** Statuses that count as failures (transport failures always do). */
-  failOn: z.array(statusName).default(["UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN", "DATA_LOSS"]),
-});
+export const circuitBreaker = policyGroup(
+  {
+    /** sampling: open when the failure ratio over windowMs passes failureRatio (with enough traffic);
+     * consecutive: open after consecutiveFailures failures in a row. */
+    mode: z.enum(["sampling", "consecutive"]),
+    failureRatio: z.number().gt(0).max(1),
+    windowMs: ms.min(1000),
+    minimumRequestsPerSecond: z.number().positive(),
+    consecutiveFailures: z.number().int().min(1),
+    /** How long the breaker stays open before one probe call may pass (half-open). */
+    halfOpenAfterMs: ms.min(1),
+    /** Statuses that count as failures (transport failures always do). */
+    failOn: z.array(statusName),
+  },
+  {
+    mode: "sampling",
+    failureRatio: 0.5,
+    windowMs: 10_000,
+    minimumRequestsPerSecond: 5,
+    consecutiveFailures: 5,
+    halfOpenAfterMs: 5000,
+    failOn: ["UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN", "DATA_LOSS"],
+  },
+);
 
-export const bulkheadSchema = z.strictObject({
-  maxConcurrent: z.number().int().min(1).default(256),
-  maxQueue: z.number().int().min(0).default(64),
-});
+export const bulkhead = policyGroup(
+  { maxConcurrent: z.number().int().min(1), maxQueue: z.number().int().min(0) },
+  { maxConcurrent: 256, maxQueue: 64 },
+);
 
-export const outlierDetectionSchema = z.strictObject({
-  consecutiveFailures: z.number().int().min(1).default(5),
-  /** The first ejection's length; each further ejection of the same endpoint lasts one base longer. */
-  baseEjectionMs: ms.min(1).default(10_000),
-  maxEjectionMs: ms.min(1).default(300_000),
-  /** Never eject more than this share of an upstream's endpoints. */
-  maxEjectionPercent: percent.default(50),
-});
+export const outlierDetection = policyGroup(
+  {
+    consecutiveFailures: z.number().int().min(1),
+    /** The first ejection's length; each further ejection of the same endpoint lasts one base longer. */
+    baseEjectionMs: ms.min(1),
+    maxEjectionMs: ms.min(1),
+    /** Never eject more than this share of an upstream's endpoints. */
+    maxEjectionPercent: percent,
+  },
+  { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 },
+);
 
-export const retryBudgetSchema = z.strictObject({
-  /** Retries may add at most this fraction of the requests seen in the window. */
-  ratio: z.number().min(0).max(10).default(0.2),
-  /** ...plus this many retries per second, so low traffic can still retry. */
-  minRetriesPerSecond: z.number().min(0).default(10),
-  windowSeconds: z.number().int().min(1).max(600).default(10),
-});
+export const retryBudget = policyGroup(
+  {
+    /** Retries may add at most this fraction of the requests seen in the window... */
+    ratio: z.number().min(0).max(10),
+    /** ...plus this many retries per second, so low traffic can still retry. */
+    minRetriesPerSecond: z.number().min(0),
+    windowSeconds: z.number().int().min(1).max(600),
+  },
+  { ratio: 0.2, minRetriesPerSecond: 10, windowSeconds: 10 },
+);
 
 const upstreamPolicyShape = {
   timeoutMs: methodPolicySchema.shape.timeoutMs,
-  retry: retrySchema.partial().optional(),
+  retry: retry.partial.optional(),
   faults: faultsSchema.optional(),
-  circuitBreaker: circuitBreakerSchema.partial().optional(),
-  bulkhead: bulkheadSchema.partial().optional(),
-  outlierDetection: outlierDetectionSchema.partial().optional(),
-  retryBudget: retryBudgetSchema.partial().optional(),
+  circuitBreaker: circuitBreaker.partial.optional(),
+  bulkhead: bulkhead.partial.optional(),
+  outlierDetection: outlierDetection.partial.optional(),
+  retryBudget: retryBudget.partial.optional(),
 };
 
 export const defaultsSchema = z.strictObject({
   timeoutMs: ms.min(1).default(30_000),
-  retry: retrySchema.prefault({}),
+  retry: retry.full.prefault({}),
   faults: faultsSchema.prefault({}),
-  circuitBreaker: circuitBreakerSchema.prefault({}),
-  bulkhead: bulkheadSchema.prefault({}),
-  outlierDetection: outlierDetectionSchema.prefault({}),
-  retryBudget: retryBudgetSchema.prefault({}),
+  circuitBreaker: circuitBreaker.full.prefault({}),
+  bulkhead: bulkhead.full.prefault({}),
+  outlierDetection: outlierDetection.full.prefault({}),
+  retryBudget: retryBudget.full.prefault({}),
 });
 
 export const upstreamSchema = z.strictObject({
@@ -151,9 +185,9 @@ export const configSchema = z.strictObject({
 export type SidecarConfig = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type Defaults = z.output<typeof defaultsSchema>;
-export type RetryPolicy = z.output<typeof retrySchema>;
+export type RetryPolicy = z.output<typeof retry.full>;
 export type FaultPolicy = z.output<typeof faultsSchema>;
-export type CircuitBreakerPolicy = z.output<typeof circuitBreakerSchema>;
-export type BulkheadPolicy = z.output<typeof bulkheadSchema>;
-export type OutlierDetectionPolicy = z.output<typeof outlierDetectionSchema>;
-export type RetryBudgetPolicy = z.output<typeof retryBudgetSchema>;
+export type CircuitBreakerPolicy = z.output<typeof circuitBreaker.full>;
+export type BulkheadPolicy = z.output<typeof bulkhead.full>;
+export type OutlierDetectionPolicy = z.output<typeof outlierDetection.full>;
+export type RetryBudgetPolicy = z.output<typeof retryBudget.full>;
