@@ -14,6 +14,12 @@ const SYSTEM_PACKAGES = [
   { name: "python3-grpc-tools", present: () => pythonImports("grpc_tools") },
 ];
 
+/** What the benchmarks need on top (`--bench`): the peer proxy and the HTTP/2 load generator. */
+const BENCH_PACKAGES = [
+  { name: "nginx-light", present: () => onPath("nginx") },
+  { name: "nghttp2-client", present: () => onPath("h2load") },
+];
+
 function onPath(command) {
   const dirs = `${process.env.PATH ?? ""}:/usr/sbin:/usr/local/sbin`.split(":").filter(Boolean);
   return dirs.some((dir) => existsSync(`${dir}/${command}`));
@@ -24,7 +30,8 @@ function pythonImports(module) {
 }
 
 function installSystemPackages() {
-  const missing = SYSTEM_PACKAGES.filter((pkg) => !pkg.present()).map((pkg) => pkg.name);
+  const wanted = process.argv.includes("--bench") ? [...SYSTEM_PACKAGES, ...BENCH_PACKAGES] : SYSTEM_PACKAGES;
+  const missing = wanted.filter((pkg) => !pkg.present()).map((pkg) => pkg.name);
   if (missing.length === 0) return;
   const command = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
   if (userInfo().uid !== 0 || !onPath("apt-get")) {

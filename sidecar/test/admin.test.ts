@@ -1,29 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   adminJson,
   type ClustersView,
   type EchoServer,
   echoClient,
   echoUpstream,
-  startEchoServers,
-  startTestSidecar,
   type TestSidecar,
+  useEchoMesh,
 } from "./harness.ts";
 
 let app: EchoServer;
 let sidecar: TestSidecar;
 
-beforeAll(async () => {
-  [app] = (await startEchoServers(1)) as [EchoServer];
-  sidecar = await startTestSidecar({
+useEchoMesh(async (mesh) => {
+  [app] = (await mesh.apps(1)) as [EchoServer];
+  sidecar = await mesh.sidecar({
     inbound: { listen: "127.0.0.1:0", app: app.address },
     upstreams: echoUpstream([app]),
   });
-});
-
-afterAll(async () => {
-  await sidecar.close();
-  await app.shutdown(100);
 });
 
 const get = (path: string) => fetch(`${sidecar.admin}${path}`);

@@ -1,31 +1,19 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type EchoServer,
-  echoClient,
-  echoUpstream,
-  startEchoServers,
-  startTestSidecar,
-  type TestSidecar,
-} from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { type EchoServer, echoClient, echoUpstream, type TestSidecar, useEchoMesh } from "./harness.ts";
 
 let app: EchoServer;
 let outbound: TestSidecar;
 let inbound: TestSidecar;
 
-beforeAll(async () => {
-  [app] = (await startEchoServers(1)) as [EchoServer];
-  inbound = await startTestSidecar({
+useEchoMesh(async (mesh) => {
+  [app] = (await mesh.apps(1)) as [EchoServer];
+  inbound = await mesh.sidecar({
     inbound: { listen: "127.0.0.1:0", app: app.address, maxConcurrent: 3, maxQueue: 0 },
   });
-  outbound = await startTestSidecar({
+  outbound = await mesh.sidecar({
     upstreams: echoUpstream([app], { bulkhead: { maxConcurrent: 2, maxQueue: 1 } }),
   });
-});
-
-afterAll(async () => {
-  await Promise.all([outbound.close(), inbound.close()]);
-  await app.shutdown(100);
 });
 
 async function settle(calls: Promise<unknown>[]) {

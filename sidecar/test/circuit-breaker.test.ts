@@ -1,34 +1,28 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   adminJson,
   type ClustersView,
   type EchoServer,
   echoClient,
   echoUpstream,
-  startEchoServers,
-  startTestSidecar,
   type TestSidecar,
+  useEchoMesh,
 } from "./harness.ts";
 
 let app: EchoServer;
 let sidecar: TestSidecar;
 
-beforeAll(async () => {
-  [app] = (await startEchoServers(1)) as [EchoServer];
-  sidecar = await startTestSidecar({
+useEchoMesh(async (mesh) => {
+  [app] = (await mesh.apps(1)) as [EchoServer];
+  sidecar = await mesh.sidecar({
     upstreams: echoUpstream([app], {
       circuitBreaker: { mode: "consecutive", consecutiveFailures: 3, halfOpenAfterMs: 300 },
       retry: { maxAttempts: 1 },
       outlierDetection: { consecutiveFailures: 1000 },
     }),
   });
-});
-
-afterAll(async () => {
-  await sidecar.close();
-  await app.shutdown(100);
 });
 
 async function breakerState() {

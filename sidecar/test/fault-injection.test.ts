@@ -1,20 +1,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type EchoServer,
-  echoClient,
-  echoUpstream,
-  startEchoServers,
-  startTestSidecar,
-  type TestSidecar,
-} from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { type EchoServer, echoClient, echoUpstream, type TestSidecar, useEchoMesh } from "./harness.ts";
 
 let app: EchoServer;
 let sidecar: TestSidecar;
 
-beforeAll(async () => {
-  [app] = (await startEchoServers(1)) as [EchoServer];
-  sidecar = await startTestSidecar({
+useEchoMesh(async (mesh) => {
+  [app] = (await mesh.apps(1)) as [EchoServer];
+  sidecar = await mesh.sidecar({
     upstreams: echoUpstream([app], {
       methods: {
         Write: { faults: { abort: { percent: 100, code: "UNAVAILABLE", message: "drill" } } },
@@ -22,11 +15,6 @@ beforeAll(async () => {
       },
     }),
   });
-});
-
-afterAll(async () => {
-  await sidecar.close();
-  await app.shutdown(100);
 });
 
 describe("fault injection", () => {

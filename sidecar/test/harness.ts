@@ -8,6 +8,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type EchoServer, startEchoServer } from "@mesh/kit/testing";
 import { EchoService, file_mesh_echo_v1_echo } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { parseConfig } from "../src/config/load.ts";
 import { MethodCatalog } from "../src/descriptors/method-catalog.ts";
 import { type RunningSidecar, startSidecar } from "../src/sidecar.ts";
@@ -93,4 +94,32 @@ export type ClustersView = Record<
 /** GETs an admin endpoint and parses its JSON. */
 export async function adminJson<T>(sidecar: TestSidecar, path: string): Promise<T> {
   return (await (await fetch(`${sidecar.admin}${path}`)).json()) as T;
+}
+
+export interface MeshStarter {
+  /** Starts echo servers named a, b, c... */
+  apps(count: number): Promise<EchoServer[]>;
+  sidecar(config: Record<string, unknown>): Promise<TestSidecar>;
+}
+
+/** Starts, before a test file's tests, what setup asks for, and stops it all after them: sidecars first, then apps. */
+export function useEchoMesh(setup: (mesh: MeshStarter) => Promise<void>): void {
+  const started: { close(): Promise<void> }[] = [];
+  beforeAll(() =>
+    setup({
+      async apps(count) {
+        const servers = await startEchoServers(count);
+        started.push(...servers.map((server) => ({ close: () => server.shutdown(100) })));
+        return servers;
+      },
+      async sidecar(config) {
+        const sidecar = await startTestSidecar(config);
+        started.unshift(sidecar);
+        return sidecar;
+      },
+    }),
+  );
+  afterAll(async () => {
+    for (const each of started) await each.close();
+  });
 }

@@ -1,32 +1,20 @@
 import { connect as connectHttp2, constants } from "node:http2";
 import { connect as connectTcp } from "node:net";
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type EchoServer,
-  echoClient,
-  echoUpstream,
-  startEchoServers,
-  startTestSidecar,
-  type TestSidecar,
-} from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { type EchoServer, echoClient, echoUpstream, type TestSidecar, useEchoMesh } from "./harness.ts";
 
 let app: EchoServer;
 let inbound: TestSidecar;
 let outbound: TestSidecar;
 
-beforeAll(async () => {
-  [app] = (await startEchoServers(1)) as [EchoServer];
-  inbound = await startTestSidecar({
+useEchoMesh(async (mesh) => {
+  [app] = (await mesh.apps(1)) as [EchoServer];
+  inbound = await mesh.sidecar({
     inbound: { listen: "127.0.0.1:0", app: app.address },
     limits: { maxMessageBytes: 1024 },
   });
-  outbound = await startTestSidecar({ upstreams: echoUpstream([{ address: inbound.inbound }]) });
-});
-
-afterAll(async () => {
-  await Promise.all([outbound.close(), inbound.close()]);
-  await app.shutdown(100);
+  outbound = await mesh.sidecar({ upstreams: echoUpstream([{ address: inbound.inbound }]) });
 });
 
 /** Sends raw bytes and returns what comes back before the sidecar closes the connection. */

@@ -1,37 +1,25 @@
 import { credentials, Metadata, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
 import { serviceDefinition } from "@mesh/kit";
 import { type EchoResponse, EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runGrpcioChecks } from "../../test/interop/grpcio.ts";
-import {
-  type EchoServer,
-  echoClient,
-  echoUpstream,
-  startEchoServers,
-  startTestSidecar,
-  type TestSidecar,
-} from "./harness.ts";
+import { type EchoServer, echoClient, echoUpstream, type TestSidecar, useEchoMesh } from "./harness.ts";
 
 // Three independent gRPC implementations call the app through two sidecars (outbound, then inbound).
 let app: EchoServer;
 let inbound: TestSidecar;
 let outbound: TestSidecar;
 
-beforeAll(async () => {
-  [app] = (await startEchoServers(1)) as [EchoServer];
-  inbound = await startTestSidecar({ inbound: { listen: "127.0.0.1:0", app: app.address } });
+useEchoMesh(async (mesh) => {
+  [app] = (await mesh.apps(1)) as [EchoServer];
+  inbound = await mesh.sidecar({ inbound: { listen: "127.0.0.1:0", app: app.address } });
   const services = [
     "mesh.echo.v1.EchoService",
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
   ];
-  outbound = await startTestSidecar({ upstreams: echoUpstream([{ address: inbound.inbound }], { services }) });
-});
-
-afterAll(async () => {
-  await Promise.all([outbound.close(), inbound.close()]);
-  await app.shutdown(100);
+  outbound = await mesh.sidecar({ upstreams: echoUpstream([{ address: inbound.inbound }], { services }) });
 });
 
 describe("independent clients through two sidecars", () => {

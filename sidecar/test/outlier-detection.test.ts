@@ -1,33 +1,27 @@
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   adminJson,
   type ClustersView,
   type EchoServer,
   echoClient,
   echoUpstream,
-  startEchoServers,
-  startTestSidecar,
   type TestSidecar,
+  useEchoMesh,
 } from "./harness.ts";
 
 let servers: EchoServer[];
 let sidecar: TestSidecar;
 
-beforeAll(async () => {
-  servers = await startEchoServers(2);
-  sidecar = await startTestSidecar({
+useEchoMesh(async (mesh) => {
+  servers = await mesh.apps(2);
+  sidecar = await mesh.sidecar({
     upstreams: echoUpstream(servers, {
       outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 60_000, maxEjectionPercent: 50 },
       circuitBreaker: { mode: "consecutive", consecutiveFailures: 1000 },
       retry: { maxAttempts: 1 },
     }),
   });
-});
-
-afterAll(async () => {
-  await sidecar.close();
-  await Promise.all(servers.map((server) => server.shutdown(100)));
 });
 
 describe("outlier ejection", () => {

@@ -1,13 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type EchoClient,
   type EchoServer,
   echoClient,
   echoUpstream,
-  startEchoServers,
-  startTestSidecar,
   type TestSidecar,
+  useEchoMesh,
 } from "./harness.ts";
 
 // caller -> sidecar A (outbound) -> sidecar B (inbound) -> echo app: the mesh's real two-hop path.
@@ -16,17 +15,11 @@ let server: TestSidecar;
 let client: TestSidecar;
 let echo: EchoClient;
 
-beforeAll(async () => {
-  [app] = (await startEchoServers(1)) as [EchoServer];
-  server = await startTestSidecar({ inbound: { listen: "127.0.0.1:0", app: app.address } });
-  client = await startTestSidecar({ upstreams: echoUpstream([{ address: server.inbound }]) });
+useEchoMesh(async (mesh) => {
+  [app] = (await mesh.apps(1)) as [EchoServer];
+  server = await mesh.sidecar({ inbound: { listen: "127.0.0.1:0", app: app.address } });
+  client = await mesh.sidecar({ upstreams: echoUpstream([{ address: server.inbound }]) });
   echo = echoClient(client.outbound);
-});
-
-afterAll(async () => {
-  await client.close();
-  await server.close();
-  await app.shutdown(100);
 });
 
 describe("passing calls through two sidecars", () => {

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { MeshMetrics } from "../admin/metrics.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import { runAttempt } from "../proxy/attempt.ts";
+import { trackCall } from "../proxy/call-tracking.ts";
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
 import { DownstreamCall } from "../proxy/downstream-call.ts";
 import { type GrpcRequest, isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
@@ -81,19 +82,7 @@ export function createInboundListener(deps: InboundDeps): H2cServer {
     if (isProblem(request)) return rejectRequest(stream, request);
     const call = new DownstreamCall(stream, headers, deps.limits);
     if (deps.draining()) return call.refuse();
-    const done = deps.inFlight.begin();
-    const started = performance.now();
-    deps.metrics.callStarted("inbound");
-    forward(call, request, headers).then(
-      (code) => {
-        deps.metrics.callFinished("inbound", APP, request.method, code, (performance.now() - started) / 1000);
-        done();
-      },
-      (error: unknown) => {
-        deps.log.error({ err: error, path: request.path }, "inbound call failed unexpectedly");
-        done();
-      },
-    );
+    trackCall(deps, "inbound", APP, request, () => forward(call, request, headers));
   };
 
   return createH2cServer({ maxConcurrentStreams: deps.limits.maxConcurrentStreams, idleTimeoutMs: 300_000, onStream });

@@ -4,6 +4,7 @@ import type { MeshMetrics } from "../admin/metrics.ts";
 import { type MethodPolicy, resolveMethodPolicy } from "../config/policy.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import type { MethodCatalog } from "../descriptors/method-catalog.ts";
+import { trackCall } from "../proxy/call-tracking.ts";
 import { DownstreamCall } from "../proxy/downstream-call.ts";
 import { isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
 import { Status } from "../proxy/grpc-status.ts";
@@ -50,30 +51,16 @@ export function createOutboundListener(deps: OutboundDeps): H2cServer {
       const message = `no upstream serves ${request.service} (list it under upstreams.<name>.services)`;
       return rejectRequest(stream, { httpStatus: 200, code: Status.UNIMPLEMENTED, message });
     }
-    const done = deps.inFlight.begin();
-    const started = performance.now();
-    deps.metrics.callStarted("outbound");
     const call = new DownstreamCall(stream, headers, deps.config.limits);
-    proxyOutbound(
-      {
-        call,
-        request,
-        headers: endToEndHeaders(headers, NOT_FORWARDED),
-        cluster,
-        policy: policyFor(upstream, request.service, request.method),
-        idempotency: deps.catalog.idempotency(request.path),
-      },
-      deps,
-    ).then(
-      (code) => {
-        deps.metrics.callFinished("outbound", upstream, request.method, code, (performance.now() - started) / 1000);
-        done();
-      },
-      (error: unknown) => {
-        deps.log.error({ err: error, path: request.path }, "outbound call failed unexpectedly");
-        done();
-      },
-    );
+    const outbound = {
+      call,
+      request,
+      headers: endToEndHeaders(headers, NOT_FORWARDED),
+      cluster,
+      policy: policyFor(upstream, request.service, request.method),
+      idempotency: deps.catalog.idempotency(request.path),
+    };
+    trackCall(deps, "outbound", upstream, request, () => proxyOutbound(outbound, deps));
   };
 
   return createH2cServer({
