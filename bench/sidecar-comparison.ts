@@ -38,6 +38,8 @@ interface Topology {
   entry: string;
   /** The proxy processes whose CPU and memory are measured. */
   proxies: Proc[];
+  /** For sidecar paths: the entry sidecar's admin address, whose metrics count the gRPC statuses callers got. */
+  admin?: string;
 }
 
 async function requireTools() {
@@ -185,8 +187,21 @@ interface Row {
   fixedP50: number;
   fixedP99: number;
   cpuUsPerRequest: number | undefined;
-  rss: number | undefined;
+  rssAtFixedRate: number | undefined;
+  rssAfterThroughput: number | undefined;
   failures: number;
+  /** Calls answered with a gRPC status other than OK, and CANCELLED (h2load cancels its last calls at the end). */
+  grpcErrors: number | undefined;
+}
+
+/** h2load sees HTTP statuses only; the sidecar's own metrics tell which gRPC status each call got. */
+async function grpcErrors(admin: string): Promise<number> {
+  const metrics = await (await fetch(`http://${admin}/metrics`)).text();
+  let errors = 0;
+  for (const match of metrics.matchAll(/^mesh_requests_total\{[^}]*code="(\d+)"\} (\d+)$/gm)) {
+    if (match[1] !== "0" && match[1] !== "1") errors += Number(match[2]);
+  }
+  return errors;
 }
 
 async function measure(topology: Topology, work: string, body: string): Promise<Row> {
@@ -196,6 +211,22 @@ async function measure(topology: Topology, work: string, body: string): Promise<
   const reply = await client.echo({ message: "check" });
   if (reply.message !== "check") throw new Error(`${topology.name}: wrong answer`);
 
+  const fixed = await h2load(
+    entry,
+    body,
+    [
+      "-c",
+      String(FIXED_RATE.clients),
+      "-m",
+      "1",
+      "--rps",
+      String(FIXED_RATE.rpsPerClient),
+      "-D",
+      String(FIXED_RATE.seconds),
+    ],
+    join(work, `${topology.name}-fixed.log`),
+  );
+  const rssAtFixedRate = await Promise.all(topology.proxies.map((proc) => rssMiB(proc.child.pid as number)));
   const before = await Promise.all(topology.proxies.map((proc) => cpuTicks(proc.child.pid as number)));
   const throughput = await h2load(
     entry,
@@ -213,22 +244,7 @@ async function measure(topology: Topology, work: string, body: string): Promise<
     join(work, `${topology.name}-throughput.log`),
   );
   const after = await Promise.all(topology.proxies.map((proc) => cpuTicks(proc.child.pid as number)));
-  const fixed = await h2load(
-    entry,
-    body,
-    [
-      "-c",
-      String(FIXED_RATE.clients),
-      "-m",
-      "1",
-      "--rps",
-      String(FIXED_RATE.rpsPerClient),
-      "-D",
-      String(FIXED_RATE.seconds),
-    ],
-    join(work, `${topology.name}-fixed.log`),
-  );
-  const rss = await Promise.all(topology.proxies.map((proc) => rssMiB(proc.child.pid as number)));
+  const rssAfterThroughput = await Promise.all(topology.proxies.map((proc) => rssMiB(proc.child.pid as number)));
   const ticks = after.reduce((sum, value, index) => sum + value - (before[index] ?? 0), 0);
   // Ticks are 1/100 s; the measured window includes the warm-up, whose requests h2load does not count.
   const window = THROUGHPUT.seconds + THROUGHPUT.warmUp;
@@ -243,8 +259,10 @@ async function measure(topology: Topology, work: string, body: string): Promise<
     fixedP50: fixed.p50,
     fixedP99: fixed.p99,
     cpuUsPerRequest: cpuUs,
-    rss: rss.length ? Math.max(...rss) : undefined,
+    rssAtFixedRate: rssAtFixedRate.length ? Math.max(...rssAtFixedRate) : undefined,
+    rssAfterThroughput: rssAfterThroughput.length ? Math.max(...rssAfterThroughput) : undefined,
     failures: throughput.failures + fixed.failures,
+    grpcErrors: topology.admin ? await grpcErrors(topology.admin) : undefined,
   };
 }
 
@@ -257,8 +275,8 @@ function table(rows: Row[]): string {
   const nginx2 = rows.find((row) => row.name === "nginx x2");
   const peer = (row: Row) => (row.name.endsWith("x2") ? nginx2 : nginx1);
   const lines = [
-    "| path | req/s (c=128) | p50 ms | p99 ms | p50 ms @1000 rps | p99 ms @1000 rps | added p50 / p99 ms @1000 rps | proxy CPU µs/req (each) | vs nginx CPU | proxy RSS MiB | failed |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| path | req/s (c=128) | p50 ms | p99 ms | p50 ms @1000 rps | p99 ms @1000 rps | added p50 / p99 ms @1000 rps | proxy CPU µs/req (each) | vs nginx CPU | proxy RSS MiB @1000 rps / after c=128 | HTTP failures | gRPC errors |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of rows) {
     const nginx = peer(row);
@@ -269,7 +287,7 @@ function table(rows: Row[]): string {
     lines.push(
       `| ${row.name} | ${f(row.rps, 0)} (${f(row.rps / direct.rps)}x) | ${f(row.p50)} | ${f(row.p99)} | ${f(row.fixedP50)} | ${f(row.fixedP99)} | ` +
         `${row.name === "direct" ? "-" : `+${f(row.fixedP50 - direct.fixedP50)} / +${f(row.fixedP99 - direct.fixedP99)}`} | ` +
-        `${f(row.cpuUsPerRequest, 0)} | ${cpuRatio} | ${f(row.rss, 0)} | ${row.failures} |`,
+        `${f(row.cpuUsPerRequest, 0)} | ${cpuRatio} | ${f(row.rssAtFixedRate, 0)} / ${f(row.rssAfterThroughput, 0)} | ${row.failures} | ${row.grpcErrors ?? "-"} |`,
     );
   }
   return lines.join("\n");
@@ -329,8 +347,8 @@ async function main() {
 
     const topologies: Topology[] = [
       { name: "direct", entry: appAddress, proxies: [] },
-      { name: "sidecar x1", entry: sideOut1 as string, proxies: [one] },
-      { name: "sidecar x2", entry: sideOut2 as string, proxies: [outbound, inbound] },
+      { name: "sidecar x1", entry: sideOut1 as string, proxies: [one], admin: sideAdmin1 as string },
+      { name: "sidecar x2", entry: sideOut2 as string, proxies: [outbound, inbound], admin: sideAdmin2 as string },
       { name: "nginx x1", entry: nginx1Listen, proxies: [nginx1] },
       { name: "nginx x2", entry: nginx2aListen, proxies: [nginx2a, nginx2b] },
     ];
@@ -349,7 +367,8 @@ async function main() {
         `for ${THROUGHPUT.seconds} s after ${THROUGHPUT.warmUp} s warm-up. Fixed rate: ${FIXED_RATE.clients} connections x ${FIXED_RATE.rpsPerClient} req/s = ` +
         `${FIXED_RATE.clients * FIXED_RATE.rpsPerClient} req/s for ${FIXED_RATE.seconds} s. h2load on CPU ${LOAD_CPU}; app and proxies share CPU ${SERVER_CPU}.`,
       "Sidecars run with every policy on at its defaults (deadline, bulkhead, circuit breaker, retries with budget, outlier detection, metrics).",
-      "CPU per request is per proxy process over the throughput run; RSS is the largest proxy's after both runs.",
+      "CPU per request is per proxy process over the throughput run. RSS is the largest proxy's, after the 1000 req/s run and after the throughput run.",
+      "gRPC errors: non-OK statuses the entry sidecar answered (its metrics; CANCELLED excluded, h2load cancels its last calls). h2load sees only HTTP statuses.",
       "",
       table(rows),
       "",

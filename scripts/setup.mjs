@@ -1,5 +1,6 @@
 // Brings a fresh Debian machine to what the tests and the local mesh need, and does nothing when all is there:
-// system packages through apt (when missing), then `npm ci` (when package-lock.json changed since the last one).
+// system packages through apt (when missing), then `npm ci` (when package-lock.json changed since the last one),
+// then the sidecar bundle (always: it takes a fraction of a second and must match the sources).
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -56,5 +57,10 @@ function installNodeModules() {
   writeFileSync(marker, lockHash);
 }
 
+function buildBundles() {
+  execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
+}
+
 installSystemPackages();
 installNodeModules();
+buildBundles();

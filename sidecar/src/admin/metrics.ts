@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BreakerState } from "../resilience/circuit-breaker.ts";
 
 export type Direction = "inbound" | "outbound";
@@ -69,6 +69,11 @@ export class MeshMetrics {
     labelNames: ["direction"] as const,
     registers: [this.registry],
   });
+  constructor() {
+    // Process and runtime metrics (CPU, resident memory, heap, event-loop lag, GC), prefixed like the rest.
+    collectDefaultMetrics({ register: this.registry, prefix: "mesh_" });
+  }
+
   private readonly children = new Map<string, { inc(): void; observe?(value: number): void }>();
 
   private child<T>(key: string, make: () => T): T {
