@@ -1,0 +1,2 @@
+export { type ConsulDevOptions, type RunningConsulDev, startConsulDev } from "./agent.ts";
+export { formatDuration, parseDuration } from "./duration.ts";
