@@ -55,6 +55,7 @@ export class CheckRunner {
   }
 
   private later(checkId: string, delayMs: number, run: () => void) {
+    clearTimeout(this.timers.get(checkId));
     const timer = setTimeout(run, delayMs);
     timer.unref();
     this.timers.set(checkId, timer);

@@ -31,10 +31,13 @@ export class AgentState {
     return this.index;
   }
 
-  /** Advances the index and wakes every blocking query to re-check its result. */
+  /**
+   * Advances the index and wakes every blocking query to re-check its result, once the caller has finished the
+   * write it is stamping (the wake-up runs on the next tick).
+   */
   advance(): number {
     this.index++;
-    this.changes.emit("change", this.index);
+    process.nextTick(() => this.changes.emit("change"));
     return this.index;
   }
 
