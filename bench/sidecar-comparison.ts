@@ -312,8 +312,9 @@ async function main() {
     const app = pinned("app", process.execPath, [
       "--import",
       "tsx",
-      join(ROOT, "bench/echo-app.ts"),
+      join(ROOT, "services/kit/src/testing/echo-main.ts"),
       appAddress.split(":")[1] as string,
+      "bench",
     ]);
     procs.push(app);
     await waitForPort(appAddress);

@@ -30,8 +30,15 @@ function pythonImports(module) {
   return existsSync(PYTHON) && spawnSync(PYTHON, ["-c", `import ${module}`], { stdio: "ignore" }).status === 0;
 }
 
+/** What the browser check of consul-dev's status page needs (`--browser`). */
+const BROWSER_PACKAGES = [{ name: "chromium", present: () => onPath("chromium") }];
+
 function installSystemPackages() {
-  const wanted = process.argv.includes("--bench") ? [...SYSTEM_PACKAGES, ...BENCH_PACKAGES] : SYSTEM_PACKAGES;
+  const wanted = [
+    ...SYSTEM_PACKAGES,
+    ...(process.argv.includes("--bench") ? BENCH_PACKAGES : []),
+    ...(process.argv.includes("--browser") ? BROWSER_PACKAGES : []),
+  ];
   const missing = wanted.filter((pkg) => !pkg.present()).map((pkg) => pkg.name);
   if (missing.length === 0) return;
   const command = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;

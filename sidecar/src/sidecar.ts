@@ -5,7 +5,11 @@ import { MeshMetrics } from "./admin/metrics.ts";
 import { resolveUpstreamPolicy } from "./config/policy.ts";
 import type { SidecarConfig } from "./config/schema.ts";
 import type { MethodCatalog } from "./descriptors/method-catalog.ts";
+import { ConsulClient, consulBaseUrl } from "./discovery/consul-client.ts";
+import { ConsulEndpoints } from "./discovery/consul-endpoints.ts";
+import { ConsulRegistration, type ServiceRegistration } from "./discovery/consul-registration.ts";
 import { type EndpointSource, StaticEndpoints } from "./discovery/endpoint-source.ts";
+import { buildRegistration } from "./discovery/registration-spec.ts";
 import { checkAppHealth } from "./inbound/app-health.ts";
 import { createInboundListener } from "./inbound/inbound-listener.ts";
 import { Cluster } from "./outbound/cluster.ts";
@@ -29,10 +33,18 @@ export interface RunningSidecar {
   readonly metrics: MeshMetrics;
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly router: Router;
+  /** What this sidecar registered in Consul, if it registers. */
+  readonly registration: ServiceRegistration | undefined;
   /** Not ready, refuse new inbound calls, wait for in-flight ones (up to drainTimeoutMs), then close everything. */
   drain(): Promise<void>;
   /** Closes at once. */
   close(): Promise<void>;
+}
+
+/** The Consul agent to use: CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN override the config, as Consul's tools do. */
+function consulClient(consul: NonNullable<SidecarConfig["consul"]>): ConsulClient {
+  const address = process.env.CONSUL_HTTP_ADDR || consul.address;
+  return new ConsulClient(consulBaseUrl(address), process.env.CONSUL_HTTP_TOKEN || consul.token);
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -73,13 +85,33 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const router = new Router(config.upstreams);
   const clusters = new Map<string, Cluster>();
   const stopWatches: (() => void)[] = [];
-  const source =
+  const consul = config.consul && consulClient(config.consul);
+  const staticEndpoints = new StaticEndpoints(
+    Object.fromEntries(Object.entries(config.upstreams).map(([name, upstream]) => [name, upstream.endpoints])),
+  );
+  const discovered =
     options.endpoints ??
-    new StaticEndpoints(Object.fromEntries(Object.entries(config.upstreams).map(([name, u]) => [name, u.endpoints])));
+    (consul &&
+      new ConsulEndpoints(consul, {
+        waitMs: config.consul?.watchWaitMs ?? 30_000,
+        minIntervalMs: config.consul?.watchMinIntervalMs ?? 250,
+        log,
+        onServices: (upstream, services) => {
+          for (const service of services) router.addService(service, upstream);
+        },
+        onError: (upstream) => metrics.discoveryFailed(upstream),
+      }));
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const cluster = new Cluster(name, resolveUpstreamPolicy(config.defaults, upstream), metrics);
     clusters.set(name, cluster);
-    stopWatches.push(source.watch(name, (addresses) => cluster.setEndpoints(addresses)));
+    // Listed endpoints win; without them the upstream is discovered (when a discovery source exists).
+    const source = upstream.endpoints.length > 0 || !discovered ? staticEndpoints : discovered;
+    stopWatches.push(
+      source.watch(name, (addresses) => {
+        cluster.setEndpoints(addresses);
+        metrics.endpointsKnown(name, addresses.length);
+      }),
+    );
   }
   let draining = false;
 
@@ -130,19 +162,37 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     throw error;
   }
   log.info({ ports, upstreams: [...clusters.keys()] }, "sidecar listening");
+  const registration =
+    consul && config.consul?.register && config.service && config.inbound && ports.inbound !== undefined
+      ? new ConsulRegistration(
+          consul,
+          buildRegistration(config.service, config.consul, config.inbound, {
+            inbound: ports.inbound,
+            admin: ports.admin,
+          }),
+          log,
+        )
+      : undefined;
+  registration?.start();
 
   return {
     ports,
     metrics,
     clusters,
     router,
+    registration: registration?.registration,
     async drain() {
       draining = true;
       log.info({ inFlight: inFlight.size }, "draining");
+      // Leave the catalog first, so callers stop picking this instance while its calls finish.
+      await registration?.stop();
       const drained = await inFlight.drained(config.drainTimeoutMs);
       if (!drained) log.warn({ inFlight: inFlight.size }, "drain timeout passed; closing the remaining calls");
       await closeAll();
     },
-    close: closeAll,
+    async close() {
+      await registration?.stop();
+      await closeAll();
+    },
   };
 }

@@ -63,6 +63,18 @@ export class MeshMetrics {
     labelNames: ["upstream", "method", "kind"] as const,
     registers: [this.registry],
   });
+  private readonly discoveryErrors = new Counter({
+    name: "mesh_discovery_errors_total",
+    help: "Failed discovery requests per upstream (the last known endpoints stay in use meanwhile)",
+    labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
+  private readonly endpointCount = new Gauge({
+    name: "mesh_upstream_endpoints",
+    help: "Endpoints known per upstream (healthy in discovery)",
+    labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
   private readonly inFlight = new Gauge({
     name: "mesh_calls_in_flight",
     help: "Calls being proxied now",
@@ -121,6 +133,14 @@ export class MeshMetrics {
 
   bulkheadRejected(direction: Direction, upstream: string): void {
     this.bulkheadRejections.inc({ direction, upstream });
+  }
+
+  discoveryFailed(upstream: string): void {
+    this.discoveryErrors.inc({ upstream });
+  }
+
+  endpointsKnown(upstream: string, count: number): void {
+    this.endpointCount.set({ upstream }, count);
   }
 
   faultInjected(upstream: string, method: string, kind: "delay" | "abort"): void {

@@ -152,6 +152,10 @@ export const configSchema = z.strictObject({
       maxConcurrent: z.number().int().min(1).default(1024),
       maxQueue: z.number().int().min(0).default(128),
       timeoutMs: ms.min(1).default(60_000),
+      /** The protobuf services the app serves, advertised in Consul so callers can route to this service by contract. */
+      services: z
+        .array(z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, "expected package.Service"))
+        .default([]),
     })
     .optional(),
   outbound: z.strictObject({ listen: address.default("127.0.0.1:15001") }).optional(),
@@ -174,6 +178,28 @@ export const configSchema = z.strictObject({
       maxConcurrentStreams: z.number().int().min(1).default(1000),
     })
     .prefault({}),
+  /** Discovery and registration through a Consul agent (CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN override). */
+  consul: z
+    .strictObject({
+      address: z.string().min(1).default("127.0.0.1:8500"),
+      token: z.string().optional(),
+      /** Register the inbound listener under `service` (needs `service` and `inbound`). */
+      register: z.boolean().default(true),
+      /** The address callers reach the inbound listener at; default: its listen host, or this host's first
+       * non-loopback IPv4 address when it listens on all interfaces. */
+      advertiseAddress: z.string().optional(),
+      tags: z.array(z.string()).default([]),
+      /** The version advertised in the registration's Meta. */
+      version: z.string().default("0.0.0"),
+      checkIntervalMs: ms.min(1000).default(10_000),
+      checkTimeoutMs: ms.min(100).default(2000),
+      deregisterCriticalAfterMs: ms.min(60_000).default(60_000),
+      /** How long a discovery watch blocks per request (Consul's `wait`). */
+      watchWaitMs: ms.min(1000).max(600_000).default(30_000),
+      /** A watch sends at most one request per this interval while nothing changes (guards against storms). */
+      watchMinIntervalMs: ms.min(10).default(250),
+    })
+    .optional(),
   /** How long SIGTERM waits for in-flight calls before closing them. */
   drainTimeoutMs: ms.default(10_000),
   defaults: defaultsSchema.prefault({}),

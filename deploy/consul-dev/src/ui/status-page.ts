@@ -41,7 +41,8 @@ async function render() {
         "</td><td>" + meta + "</td><td>" + (list || "no checks") + "</td></tr>";
     }).join("");
     const status = worst(allChecks.filter((c) => byName[name].some((s) => s.ID === c.ServiceID)));
-    return '<section data-service="' + esc(name) + '"><h2>' + esc(name) + ' <span class="badge ' + status + '">' + byName[name].length + " instance(s)</span></h2>" +
+    const healthy = byName[name].filter((s) => allChecks.every((c) => c.ServiceID !== s.ID || c.Status === "passing")).length;
+    return '<section data-service="' + esc(name) + '"><h2>' + esc(name) + ' <span class="badge ' + status + '">' + healthy + "/" + byName[name].length + " passing</span></h2>" +
       "<table><tr><th>instance</th><th>address</th><th>tags</th><th>meta</th><th>checks</th></tr>" + rows + "</table></section>";
   }).join("") || "<p>No services registered.</p>";
 }
