@@ -1,3 +1,6 @@
+export { type DatabaseOptions, openDatabase } from "./db/database.ts";
+export { InboxEntry, OutboxEvent } from "./db/kit-tables.ts";
+export * from "./events/index.ts";
 export {
   type BidiStreamingHandler,
   type CallContext,

@@ -1,1 +1,2 @@
 export { type EchoServer, type ForcedBehaviour, startEchoServer } from "./echo-server.ts";
+export { createTestDatabase } from "./test-database.ts";

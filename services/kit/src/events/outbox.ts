@@ -1,0 +1,22 @@
+import { type DescMessage, toBinary } from "@bufbuild/protobuf";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { OutboxEvent } from "../db/kit-tables.ts";
+import { newEventId, type OutgoingEvent } from "./envelope.ts";
+
+/**
+ * Adds an event to the outbox in the caller's transaction: it is published if and only if the state change it
+ * reports commits. Returns the event id.
+ */
+export function enqueueEvent<Desc extends DescMessage>(em: EntityManager, event: OutgoingEvent<Desc>): string {
+  const id = event.eventId ?? newEventId();
+  em.create(OutboxEvent, {
+    id,
+    subject: event.subject,
+    type: event.schema.typeName,
+    correlationId: event.correlationId,
+    traceparent: event.traceparent ?? null,
+    payload: Buffer.from(toBinary(event.schema, event.message)),
+    publishedAt: null,
+  });
+  return id;
+}

@@ -1,0 +1,237 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { startNatsServer } from "@mesh/embedded";
+import { OrderCreatedSchema } from "@mesh/proto/shop/events/v1/events_pb";
+import { Migration } from "@mikro-orm/migrations";
+import { defineEntity, type EntityManager, type MikroORM } from "@mikro-orm/postgresql";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  applyOnce,
+  type EventStreams,
+  enqueueEvent,
+  ensureStreams,
+  Header,
+  handleEvent,
+  type IncomingEvent,
+  OutboxRelay,
+  openDatabase,
+  startConsumer,
+} from "../src/index.ts";
+import { createTestDatabase } from "../src/testing/index.ts";
+
+// The asynchronous side of the kit against a real PostgreSQL and a real nats-server: outbox, relay, idempotent
+// consumers, dead letters.
+const Tally = defineEntity({
+  name: "Tally",
+  tableName: "tally",
+  properties: (p) => ({ orderId: p.string().primary(), applied: p.integer() }),
+});
+
+class CreateTally extends Migration {
+  override async up() {
+    this.addSql(`create table "tally" ("order_id" varchar(255) primary key, "applied" int not null)`);
+  }
+}
+
+const log = pino({ level: "silent" });
+const streams: EventStreams = {
+  events: { name: "KIT_TEST_EVENTS", subjects: ["kit.>"] },
+  deadLetters: { name: "KIT_TEST_DLQ", subjects: ["dlq.kit.>"] },
+  duplicateWindowMs: 1000,
+};
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let orm: MikroORM;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  database = await createTestDatabase(inject("databaseUrls").order, "kit_events");
+  orm = await openDatabase({
+    url: database.url,
+    entities: [Tally],
+    migrations: [{ name: "tally", class: CreateTally }],
+    log,
+  });
+  nc = await connect({ servers: inject("natsUrl") });
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+  await ensureStreams(jsm, streams);
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await orm?.close();
+  await database?.drop();
+});
+
+const orderCreated = (orderId: string) => create(OrderCreatedSchema, { orderId, customerId: "c1" });
+
+/** Counts one application per event into the tally of its order. */
+const countIt = handleEvent(OrderCreatedSchema, async (em: EntityManager, message) => {
+  const tally = await em.findOne(Tally, { orderId: message.orderId });
+  if (tally) tally.applied++;
+  else em.create(Tally, { orderId: message.orderId, applied: 1 });
+});
+
+async function tallyOf(orderId: string): Promise<number> {
+  return (await orm.em.fork().findOne(Tally, { orderId }))?.applied ?? 0;
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await sleep(50);
+  }
+}
+
+function commitEvent(orderId: string, subject = "kit.order.created") {
+  return orm.em.fork().transactional(async (em) => {
+    enqueueEvent(em, {
+      subject,
+      schema: OrderCreatedSchema,
+      message: orderCreated(orderId),
+      correlationId: orderId,
+      traceparent: "00-abc-def-01",
+    });
+  });
+}
+
+describe("outbox, relay and idempotent consumer", () => {
+  it("publishes a committed event once, with its envelope, and the consumer applies it once", async () => {
+    const consumer = await startConsumer(
+      { js, jsm, orm, log },
+      { name: "kit-count", stream: streams.events.name, subject: "kit.order.created", handler: countIt },
+    );
+    const relay = new OutboxRelay(orm, js, log, { pollIntervalMs: 10_000 });
+    relay.start();
+    try {
+      await commitEvent("o-1");
+      relay.wake();
+      await until(async () => (await tallyOf("o-1")) === 1);
+      const stored = await jsm.streams.getMessage(streams.events.name, { last_by_subj: "kit.order.created" });
+      expect(stored?.header.get(Header.type)).toBe("shop.events.v1.OrderCreated");
+      expect(stored?.header.get(Header.correlationId)).toBe("o-1");
+      expect(stored?.header.get(Header.traceparent)).toBe("00-abc-def-01");
+    } finally {
+      await relay.stop();
+      await consumer.stop();
+    }
+  });
+
+  it("publishes nothing for a rolled-back transaction", async () => {
+    await expect(
+      orm.em.fork().transactional(async (em) => {
+        enqueueEvent(em, {
+          subject: "kit.order.created",
+          schema: OrderCreatedSchema,
+          message: orderCreated("o-rollback"),
+          correlationId: "o-rollback",
+        });
+        throw new Error("business rule failed");
+      }),
+    ).rejects.toThrow("business rule failed");
+    const relay = new OutboxRelay(orm, js, log);
+    expect(await relay.publishBatch()).toBe(0);
+  });
+
+  it("applies an event redelivered many times exactly once", async () => {
+    const event: IncomingEvent = {
+      id: "evt-redelivered",
+      subject: "kit.order.created",
+      type: "shop.events.v1.OrderCreated",
+      correlationId: "o-2",
+      traceparent: undefined,
+      deliveryCount: 1,
+      payload: toBinary(OrderCreatedSchema, orderCreated("o-2")),
+    };
+    const applied = await Promise.all(Array.from({ length: 10 }, () => applyOnce(orm, "kit-count", event, countIt)));
+    expect(applied.filter(Boolean)).toHaveLength(1);
+    expect(await tallyOf("o-2")).toBe(1);
+  });
+
+  it("produces no duplicate effect when the relay crashes between publishing and marking", async () => {
+    const consumer = await startConsumer(
+      { js, jsm, orm, log },
+      { name: "kit-crash", stream: streams.events.name, subject: "kit.crash.created", handler: countIt },
+    );
+    try {
+      await commitEvent("o-3", "kit.crash.created");
+      const crashing = {
+        publish: async (...args: Parameters<JetStreamClient["publish"]>) => {
+          await js.publish(...args);
+          throw new Error("crashed after publishing");
+        },
+      } as unknown as JetStreamClient;
+      await expect(new OutboxRelay(orm, crashing, log).publishBatch()).rejects.toThrow("crashed after publishing");
+      // The row is still unpublished; the next relay publishes it again with the same msgID.
+      expect(await new OutboxRelay(orm, js, log).publishBatch()).toBe(1);
+      await until(async () => (await tallyOf("o-3")) === 1);
+      await sleep(300);
+      expect(await tallyOf("o-3")).toBe(1);
+      const info = await jsm.streams.info(streams.events.name, { subjects_filter: "kit.crash.created" });
+      expect(info.state.subjects?.["kit.crash.created"]).toBe(1);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it("dead-letters a poison event with its reason", async () => {
+    const consumer = await startConsumer(
+      { js, jsm, orm, log },
+      { name: "kit-poison", stream: streams.events.name, subject: "kit.poison.created", handler: countIt },
+    );
+    try {
+      await js.publish("kit.poison.created", new Uint8Array([0xff, 0xff, 0xff]), { msgID: "poison-1" });
+      await until(async () => {
+        const info = await jsm.streams.info(streams.deadLetters.name);
+        return info.state.messages > 0;
+      });
+      const dead = await jsm.streams.getMessage(streams.deadLetters.name, { last_by_subj: "dlq.kit.poison.created" });
+      expect(dead?.header.get(Header.deadLetterReason)).toMatch(/^cannot decode shop.events.v1.OrderCreated/);
+      expect(dead?.header.get(Header.originalSubject)).toBe("kit.poison.created");
+    } finally {
+      await consumer.stop();
+    }
+  });
+});
+
+describe("the relay while NATS is down", () => {
+  it("keeps events until NATS is back, then publishes every one", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "mesh-nats-test-"));
+    let server = await startNatsServer({ dataDir });
+    const own = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    const ownJs = jetstream(own, { timeout: 1000 });
+    const ownJsm = await jetstreamManager(own);
+    await ensureStreams(ownJsm, {
+      ...streams,
+      events: { name: "KIT_OUTAGE", subjects: ["outage.>"] },
+      deadLetters: { name: "KIT_OUTAGE_DLQ", subjects: ["dlq.outage.>"] },
+    });
+    const relay = new OutboxRelay(orm, ownJs, log, { pollIntervalMs: 100 });
+    relay.start();
+    try {
+      await server.stop();
+      for (let i = 0; i < 5; i++) await commitEvent(`outage-${i}`, "outage.order.created");
+      relay.wake();
+      await sleep(500);
+      server = await startNatsServer({ dataDir, port: server.port });
+      await until(
+        async () => (await ownJsm.streams.info("KIT_OUTAGE").catch(() => undefined))?.state.messages === 5,
+        20_000,
+      );
+    } finally {
+      await relay.stop();
+      await own.close();
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 40_000);
+});
