@@ -40,6 +40,8 @@ export interface ConsumerDeps {
   jsm: JetStreamManager;
   orm: MikroORM;
   log: Logger;
+  /** Called after an event's effect committed (for example to wake the outbox relay for the events it wrote). */
+  onApplied?: () => void;
 }
 
 function incoming(message: JsMsg): IncomingEvent {
@@ -115,7 +117,7 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumerOptions
   const process = async (message: JsMsg) => {
     const event = incoming(message);
     try {
-      await applyOnce(deps.orm, options.name, event, options.handler);
+      if (await applyOnce(deps.orm, options.name, event, options.handler)) deps.onApplied?.();
       message.ack();
     } catch (error) {
       const reason = (error as Error).message;

@@ -7,7 +7,7 @@ export {
   startConsumer,
 } from "./consumer-runner.ts";
 export { envelopeHeaders, Header, newEventId, type OutgoingEvent } from "./envelope.ts";
-export { enqueueEvent } from "./outbox.ts";
+export { enqueueEvent, enqueueFollowUp } from "./outbox.ts";
 export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.ts";
 export { deadLetterSubject, type EventStreams, ensureStreams, SHOP_STREAMS } from "./streams.ts";
 export { handleEvent } from "./typed-handler.ts";

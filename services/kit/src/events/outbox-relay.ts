@@ -10,6 +10,8 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** How often to look for rows when not woken (other instances' rows, retries after NATS failures). */
   pollIntervalMs?: number;
+  /** How long to wait for JetStream's ack of one publish before giving the batch up for a retry. */
+  publishTimeoutMs?: number;
 }
 
 /**
@@ -25,6 +27,7 @@ export class OutboxRelay {
   private pending = false;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
+  private readonly publishTimeoutMs: number;
 
   constructor(
     private readonly orm: MikroORM,
@@ -34,6 +37,7 @@ export class OutboxRelay {
   ) {
     this.batchSize = options.batchSize ?? 100;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 1000;
   }
 
   start(): void {
@@ -66,6 +70,8 @@ export class OutboxRelay {
       for (const row of rows) {
         await this.js.publish(row.subject, row.payload, {
           msgID: row.id,
+          // An ack lost with a dying server would otherwise hold the batch for the client's whole request timeout.
+          timeout: this.publishTimeoutMs,
           headers: envelopeHeaders({
             eventId: row.id,
             type: row.type,
@@ -92,7 +98,7 @@ export class OutboxRelay {
       } catch (error) {
         failures++;
         if (failures === 1) this.log.warn({ err: (error as Error).message }, "outbox relay cannot publish; retrying");
-        await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+        await sleep(Math.min(1000, 100 * 2 ** Math.min(failures, 4)));
       }
     }
   }

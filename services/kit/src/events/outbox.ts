@@ -1,4 +1,4 @@
-import { type DescMessage, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { OutboxEvent } from "../db/kit-tables.ts";
 import { newEventId, type OutgoingEvent } from "./envelope.ts";
@@ -19,4 +19,21 @@ export function enqueueEvent<Desc extends DescMessage>(em: EntityManager, event:
     publishedAt: null,
   });
   return id;
+}
+
+/** Enqueues an event caused by another one: same correlation id (the order) and trace. */
+export function enqueueFollowUp<Desc extends DescMessage>(
+  em: EntityManager,
+  cause: { correlationId: string; traceparent?: string },
+  subject: string,
+  schema: Desc,
+  message: MessageShape<Desc>,
+): string {
+  return enqueueEvent(em, {
+    subject,
+    schema,
+    message,
+    correlationId: cause.correlationId,
+    traceparent: cause.traceparent,
+  });
 }

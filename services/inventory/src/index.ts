@@ -1,0 +1,32 @@
+import { type RunningService, startService } from "@mesh/kit";
+import type { Logger } from "pino";
+import { inventoryService } from "./api/inventory-service.ts";
+import { entities, migrations } from "./db/entities.ts";
+import { seedProducts } from "./db/seed.ts";
+import { onOrderCancelled, onOrderConfirmed, onOrderCreated } from "./events/consumers.ts";
+
+export { DEMO_PRODUCTS } from "./db/seed.ts";
+
+export interface InventoryOptions {
+  databaseUrl: string;
+  natsUrl: string;
+  grpc: { host: string; port: number };
+  log: Logger;
+}
+
+/** The inventory service: gRPC API, the saga's stock steps, and the demo catalogue. */
+export function startInventory(options: InventoryOptions): Promise<RunningService> {
+  return startService({
+    name: "inventory",
+    ...options,
+    entities,
+    migrations,
+    prepare: ({ orm }) => orm.em.fork().transactional((em) => seedProducts(em)),
+    services: (context) => [inventoryService(context)],
+    consumers: () => [
+      { name: "inventory-order-created", subject: "shop.order.created", handler: onOrderCreated },
+      { name: "inventory-order-confirmed", subject: "shop.order.confirmed", handler: onOrderConfirmed },
+      { name: "inventory-order-cancelled", subject: "shop.order.cancelled", handler: onOrderCancelled },
+    ],
+  });
+}

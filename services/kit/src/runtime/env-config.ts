@@ -1,0 +1,30 @@
+import { z } from "zod";
+
+/** A configuration that cannot be used: the message names each variable and what is wrong with it. */
+export class EnvConfigError extends Error {}
+
+/** Reads and validates environment variables with a schema; the error names every bad variable and its value. */
+export function readEnv<Shape extends z.ZodRawShape>(
+  shape: Shape,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<z.ZodObject<Shape>> {
+  const result = z.object(shape).safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0]);
+    const value = env[name];
+    return `  ${name}: ${issue.message}${value === undefined ? " (not set)" : ` (got ${JSON.stringify(value)})`}`;
+  });
+  throw new EnvConfigError(`invalid environment:\n${lines.join("\n")}`);
+}
+
+/** Variables every service reads. */
+export const serviceEnv = {
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL"),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls|ws|wss):\/\//, "expected a nats:// URL")
+    .default("nats://127.0.0.1:4222"),
+  GRPC_HOST: z.string().default("127.0.0.1"),
+  GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50051),
+};

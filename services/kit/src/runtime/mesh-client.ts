@@ -1,0 +1,11 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+
+/**
+ * A typed client of another service, through the local sidecar's outbound listener (`host:port`): the sidecar
+ * routes by the protobuf service and adds retries, deadlines and breakers.
+ */
+export function meshClient<S extends DescService>(service: S, sidecarOutbound: string): Client<S> {
+  return createClient(service, createGrpcTransport({ baseUrl: `http://${sidecarOutbound}` }));
+}

@@ -1,0 +1,228 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Client, ConnectError } from "@connectrpc/connect";
+import { status } from "@grpc/grpc-js";
+import { enqueueEvent, implement, type ServiceContext, ServiceError, transaction } from "@mesh/kit";
+import { OrderCreatedSchema } from "@mesh/proto/shop/events/v1/events_pb";
+import type { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import { OrderService, OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
+import { type EntityManager, type FilterQuery, UniqueConstraintViolationException } from "@mikro-orm/postgresql";
+import { Order, SagaStepRow } from "../db/entities.ts";
+import type { OrderState } from "../domain/saga.ts";
+import { orderRequestProblems } from "../domain/validation.ts";
+import { applySagaInput } from "../events/saga-steps.ts";
+
+export type InventoryClient = Client<typeof InventoryService>;
+
+const STATUS: Record<OrderState, OrderStatus> = {
+  PENDING: OrderStatus.PENDING,
+  CONFIRMED: OrderStatus.CONFIRMED,
+  CANCELLING: OrderStatus.CANCELLING,
+  CANCELLED: OrderStatus.CANCELLED,
+};
+const STATE_OF = new Map<OrderStatus, OrderState>(
+  Object.entries(STATUS).map(([state, value]) => [value, state as OrderState]),
+);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const money = (amountMinor: number, currency: string) => ({ amountMinor: BigInt(amountMinor), currency });
+
+export function orderView(order: Order, timeline: SagaStepRow[] = []) {
+  return {
+    orderId: order.orderId,
+    customerId: order.customerId,
+    lines: order.lines.map((line) => ({
+      productId: line.productId,
+      quantity: line.quantity,
+      unitPrice: money(line.unitPriceMinor, order.currency),
+    })),
+    total: money(order.totalMinor, order.currency),
+    status: STATUS[order.status],
+    cancelReason: order.cancelReason,
+    createTime: timestampFromDate(order.createdAt),
+    updateTime: timestampFromDate(order.updatedAt),
+    sagaDeadline: timestampFromDate(order.sagaDeadline),
+    timeline: timeline.map((step) => ({
+      time: timestampFromDate(step.time),
+      trigger: step.trigger,
+      fromStatus: STATUS[step.fromStatus],
+      toStatus: STATUS[step.toStatus],
+      detail: step.detail,
+      eventId: step.eventId,
+    })),
+  };
+}
+
+async function timelineOf(em: EntityManager, orderId: string) {
+  return em.find(SagaStepRow, { orderId }, { orderBy: { time: "asc" } });
+}
+
+/** Unit prices from the inventory service (through the sidecar): the client never sets prices. */
+async function prices(inventory: InventoryClient): Promise<Map<string, { priceMinor: number; currency: string }>> {
+  const found = new Map<string, { priceMinor: number; currency: string }>();
+  let pageToken = "";
+  do {
+    const page = await inventory
+      .listProducts({ pageSize: 100, pageToken }, { timeoutMs: 3000 })
+      .catch((error: unknown) => {
+        const failure = ConnectError.from(error);
+        throw new ServiceError(
+          status.UNAVAILABLE,
+          `inventory is not answering, cannot price the order: ${failure.rawMessage}`,
+        );
+      });
+    for (const product of page.products) {
+      found.set(product.productId, {
+        priceMinor: Number(product.unitPrice?.amountMinor ?? 0n),
+        currency: product.unitPrice?.currency ?? "",
+      });
+    }
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return found;
+}
+
+/** shop.order.v1.OrderService: creates orders (starting their saga), shows them with their timeline, cancels them. */
+export function orderService(context: ServiceContext, inventory: InventoryClient, sagaTimeoutMs: number) {
+  const em = () => context.orm.em.fork();
+  const findByRequest = async (requestId: string) => {
+    const fork = em();
+    const order = await fork.findOne(Order, { requestId });
+    return order && orderView(order, await timelineOf(fork, order.orderId));
+  };
+
+  return implement(OrderService, {
+    async createOrder(request, call) {
+      const problems = orderRequestProblems(request);
+      if (problems.length) throw new ServiceError(status.INVALID_ARGUMENT, problems.join("; "));
+      const existing = await findByRequest(request.requestId);
+      if (existing) return { order: existing };
+      const catalogue = await prices(inventory);
+      const lines = request.lines.map((line, index) => {
+        const price = catalogue.get(line.productId);
+        if (!price)
+          throw new ServiceError(
+            status.INVALID_ARGUMENT,
+            `lines[${index}].product_id: unknown product "${line.productId}"`,
+          );
+        if (price.currency !== request.currency) {
+          throw new ServiceError(
+            status.INVALID_ARGUMENT,
+            `lines[${index}]: ${line.productId} is priced in ${price.currency}, not ${request.currency}`,
+          );
+        }
+        return { productId: line.productId, quantity: line.quantity, unitPriceMinor: price.priceMinor };
+      });
+      const totalMinor = lines.reduce((sum, line) => sum + line.quantity * line.unitPriceMinor, 0);
+      const orderId = randomUUID();
+      const traceparent = call.metadata.get("traceparent")[0]?.toString();
+      try {
+        const order = await transaction(context, async (tx) => {
+          const created = tx.create(Order, {
+            orderId,
+            requestId: request.requestId,
+            customerId: request.customerId,
+            lines,
+            totalMinor,
+            currency: request.currency,
+            status: "PENDING",
+            cancelReason: "",
+            cardNumber: request.cardNumber,
+            refunded: false,
+            released: false,
+            sagaDeadline: new Date(Date.now() + sagaTimeoutMs),
+          });
+          tx.create(SagaStepRow, {
+            id: randomUUID(),
+            orderId,
+            time: new Date(),
+            trigger: "CreateOrder",
+            fromStatus: "PENDING",
+            toStatus: "PENDING",
+            detail: "order placed",
+            eventId: "",
+          });
+          const message = create(OrderCreatedSchema, {
+            orderId,
+            customerId: request.customerId,
+            lines: lines.map(({ productId, quantity }) => ({ productId, quantity })),
+            total: money(totalMinor, request.currency),
+            cardNumber: request.cardNumber,
+            createTime: timestampFromDate(new Date()),
+          });
+          enqueueEvent(tx, {
+            subject: "shop.order.created",
+            schema: OrderCreatedSchema,
+            message,
+            correlationId: orderId,
+            traceparent,
+          });
+          return created;
+        });
+        return { order: orderView(order, await timelineOf(em(), orderId)) };
+      } catch (error) {
+        // The same request_id raced in concurrently: answer with the order the other call created.
+        if (error instanceof UniqueConstraintViolationException) {
+          const raced = await findByRequest(request.requestId);
+          if (raced) return { order: raced };
+        }
+        throw error;
+      }
+    },
+
+    async getOrder(request) {
+      if (!UUID.test(request.orderId))
+        throw new ServiceError(status.INVALID_ARGUMENT, `order_id must be a UUID, got "${request.orderId}"`);
+      const fork = em();
+      const order = await fork.findOne(Order, { orderId: request.orderId });
+      if (!order) throw new ServiceError(status.NOT_FOUND, `no order ${request.orderId}`);
+      return { order: orderView(order, await timelineOf(fork, order.orderId)) };
+    },
+
+    async listOrders(request) {
+      if (request.pageSize < 0 || request.pageSize > 100)
+        throw new ServiceError(status.INVALID_ARGUMENT, `page_size must be 0-100, got ${request.pageSize}`);
+      const size = request.pageSize || 20;
+      const where: FilterQuery<Order> = {};
+      if (request.customerId) where.customerId = request.customerId;
+      if (request.status) {
+        const state = STATE_OF.get(request.status);
+        if (!state) throw new ServiceError(status.INVALID_ARGUMENT, `unknown status ${request.status}`);
+        where.status = state;
+      }
+      if (request.pageToken) {
+        const [time, id] = Buffer.from(request.pageToken, "base64url").toString().split("|");
+        if (!time || !id) throw new ServiceError(status.INVALID_ARGUMENT, "page_token is not one this service issued");
+        where.$or = [{ createdAt: { $lt: new Date(time) } }, { createdAt: new Date(time), orderId: { $lt: id } }];
+      }
+      const orders = await em().find(Order, where, {
+        orderBy: { createdAt: "desc", orderId: "desc" },
+        limit: size + 1,
+      });
+      const page = orders.slice(0, size);
+      const last = page.at(-1);
+      const nextPageToken =
+        orders.length > size && last
+          ? Buffer.from(`${last.createdAt.toISOString()}|${last.orderId}`).toString("base64url")
+          : "";
+      return { orders: page.map((order) => orderView(order)), nextPageToken };
+    },
+
+    async cancelOrder(request, call) {
+      if (!UUID.test(request.orderId))
+        throw new ServiceError(status.INVALID_ARGUMENT, `order_id must be a UUID, got "${request.orderId}"`);
+      const traceparent = call.metadata.get("traceparent")[0]?.toString();
+      const order = await transaction(context, (tx) =>
+        applySagaInput(
+          tx,
+          request.orderId,
+          { kind: "cancel_requested", reason: request.reason },
+          { trigger: "CancelOrder", correlationId: request.orderId, traceparent },
+        ),
+      );
+      if (!order) throw new ServiceError(status.NOT_FOUND, `no order ${request.orderId}`);
+      return { order: orderView(order, await timelineOf(em(), order.orderId)) };
+    },
+  });
+}

@@ -1,0 +1,43 @@
+import type { ServiceContext } from "@mesh/kit";
+import { LockMode } from "@mikro-orm/postgresql";
+import { Order } from "../db/entities.ts";
+import { applySagaInput } from "./saga-steps.ts";
+
+/**
+ * Cancels (and so compensates) sagas still PENDING past their deadline. Rows are claimed with `skip locked`, so
+ * several instances sweep without doubling work. Returns a function that stops the sweeper.
+ */
+export function startDeadlineSweeper(context: ServiceContext, intervalMs: number): () => Promise<void> {
+  let running = true;
+  let current: Promise<unknown> = Promise.resolve();
+  const sweep = async () => {
+    const expired = await context.orm.em.fork().transactional(async (em) => {
+      const due = await em.find(
+        Order,
+        { status: "PENDING", sagaDeadline: { $lt: new Date() } },
+        { limit: 50, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE, orderBy: { sagaDeadline: "asc" } },
+      );
+      for (const order of due) {
+        await applySagaInput(
+          em,
+          order.orderId,
+          { kind: "deadline_passed" },
+          { trigger: "saga deadline", correlationId: order.orderId },
+        );
+      }
+      return due.length;
+    });
+    if (expired) context.relay.wake();
+  };
+  const timer = setInterval(() => {
+    if (!running) return;
+    current = sweep().catch((error: unknown) =>
+      context.log.warn({ err: (error as Error).message }, "deadline sweep failed"),
+    );
+  }, intervalMs);
+  return async () => {
+    running = false;
+    clearInterval(timer);
+    await current;
+  };
+}

@@ -1,0 +1,34 @@
+import { meshClient, type RunningService, startService } from "@mesh/kit";
+import { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import type { Logger } from "pino";
+import { orderService } from "./api/order-service.ts";
+import { entities, migrations } from "./db/entities.ts";
+import { startDeadlineSweeper } from "./events/deadline-sweeper.ts";
+import { sagaConsumers } from "./events/saga-steps.ts";
+
+export interface OrderOptions {
+  databaseUrl: string;
+  natsUrl: string;
+  grpc: { host: string; port: number };
+  /** The local sidecar's outbound listener: inventory is called through it. */
+  sidecarOutbound: string;
+  /** A saga still PENDING this long after the order was placed is cancelled and compensated. */
+  sagaTimeoutMs: number;
+  /** How often to look for expired sagas. */
+  sweepIntervalMs?: number;
+  log: Logger;
+}
+
+/** The order service: the order API and the order's side of the saga. */
+export function startOrder(options: OrderOptions): Promise<RunningService> {
+  const inventory = meshClient(InventoryService, options.sidecarOutbound);
+  return startService({
+    name: "order",
+    ...options,
+    entities,
+    migrations,
+    services: (context) => [orderService(context, inventory, options.sagaTimeoutMs)],
+    consumers: () => sagaConsumers,
+    background: (context) => startDeadlineSweeper(context, options.sweepIntervalMs ?? 1000),
+  });
+}

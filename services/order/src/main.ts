@@ -1,0 +1,22 @@
+import { readEnv, runService, serviceEnv } from "@mesh/kit";
+import { z } from "zod";
+import { startOrder } from "./index.ts";
+
+runService("order", async (log) => {
+  const env = readEnv({
+    ...serviceEnv,
+    SIDECAR_OUTBOUND: z
+      .string()
+      .regex(/^[^:]+:\d+$/, "expected host:port")
+      .default("127.0.0.1:15001"),
+    SAGA_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
+  });
+  return startOrder({
+    databaseUrl: env.DATABASE_URL,
+    natsUrl: env.NATS_URL,
+    grpc: { host: env.GRPC_HOST, port: env.GRPC_PORT },
+    sidecarOutbound: env.SIDECAR_OUTBOUND,
+    sagaTimeoutMs: env.SAGA_TIMEOUT_MS,
+    log,
+  });
+});

@@ -1,0 +1,72 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { status } from "@grpc/grpc-js";
+import { implement, type ServiceContext, ServiceError, transaction } from "@mesh/kit";
+import { PaymentService, PaymentStatus } from "@mesh/proto/shop/payment/v1/payment_pb";
+import { LockMode } from "@mikro-orm/postgresql";
+import { Payment } from "../db/entities.ts";
+import { type ProviderClient, refundPayment } from "../events/payment-steps.ts";
+
+const STATUS = {
+  PENDING: PaymentStatus.PENDING,
+  CAPTURED: PaymentStatus.CAPTURED,
+  DECLINED: PaymentStatus.DECLINED,
+  REFUNDED: PaymentStatus.REFUNDED,
+  FAILED: PaymentStatus.FAILED,
+} as const;
+
+export const paymentView = (payment: Payment) => ({
+  paymentId: payment.paymentId,
+  orderId: payment.orderId,
+  amount: { amountMinor: BigInt(payment.amountMinor), currency: payment.currency },
+  status: STATUS[payment.status],
+  providerChargeId: payment.providerChargeId,
+  failureReason: payment.failureReason,
+  cardLast4: payment.cardLast4,
+  createTime: timestampFromDate(payment.createdAt),
+  updateTime: timestampFromDate(payment.updatedAt),
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** shop.payment.v1.PaymentService over the payment database. */
+export function paymentService(context: ServiceContext, provider: ProviderClient) {
+  return implement(PaymentService, {
+    async getPayment(request) {
+      if (!UUID.test(request.paymentId))
+        throw new ServiceError(status.INVALID_ARGUMENT, `payment_id must be a UUID, got "${request.paymentId}"`);
+      const payment = await context.orm.em.fork().findOne(Payment, { paymentId: request.paymentId });
+      if (!payment) throw new ServiceError(status.NOT_FOUND, `no payment ${request.paymentId}`);
+      return { payment: paymentView(payment) };
+    },
+
+    async listPayments(request) {
+      if (!request.orderId) throw new ServiceError(status.INVALID_ARGUMENT, "order_id is required");
+      const payments = await context.orm.em
+        .fork()
+        .find(Payment, { orderId: request.orderId }, { orderBy: { createdAt: "asc" } });
+      return { payments: payments.filter((payment) => payment.amountMinor > 0).map(paymentView) };
+    },
+
+    async refund(request) {
+      if (!UUID.test(request.paymentId))
+        throw new ServiceError(status.INVALID_ARGUMENT, `payment_id must be a UUID, got "${request.paymentId}"`);
+      return transaction(context, async (em) => {
+        const payment = await em.findOne(
+          Payment,
+          { paymentId: request.paymentId },
+          { lockMode: LockMode.PESSIMISTIC_WRITE },
+        );
+        if (!payment) throw new ServiceError(status.NOT_FOUND, `no payment ${request.paymentId}`);
+        if (payment.status === "REFUNDED") return { payment: paymentView(payment) };
+        if (payment.status !== "CAPTURED") {
+          throw new ServiceError(
+            status.FAILED_PRECONDITION,
+            `payment ${payment.paymentId} is ${payment.status}, only CAPTURED payments can be refunded`,
+          );
+        }
+        await refundPayment(em, provider, payment, { correlationId: payment.orderId });
+        return { payment: paymentView(payment) };
+      });
+    },
+  });
+}

@@ -1,0 +1,115 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { type Client, ConnectError } from "@connectrpc/connect";
+import { enqueueFollowUp, handleEvent, type IncomingEvent } from "@mesh/kit";
+import {
+  InventoryReservedSchema,
+  OrderCancelledSchema,
+  PaymentCompletedSchema,
+  PaymentFailedSchema,
+  PaymentRefundedSchema,
+} from "@mesh/proto/shop/events/v1/events_pb";
+import { ChargeOutcome, type PaymentProviderService } from "@mesh/proto/shop/payment/v1/provider_pb";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { Payment } from "../db/entities.ts";
+import { retryCharge } from "../domain/charge-failure.ts";
+
+export type ProviderClient = Client<typeof PaymentProviderService>;
+
+/** Deliveries of InventoryReserved before a gateway that keeps failing turns the payment into FAILED. */
+export const CHARGE_ATTEMPTS = 4;
+
+/** Refunds a captured payment through the gateway (idempotent per payment) and reports it. */
+export async function refundPayment(
+  em: EntityManager,
+  provider: ProviderClient,
+  payment: Payment,
+  cause: { correlationId: string; traceparent?: string },
+) {
+  await provider.refundCharge(
+    { idempotencyKey: `refund-${payment.paymentId}`, chargeId: payment.providerChargeId },
+    { timeoutMs: 5000 },
+  );
+  payment.status = "REFUNDED";
+  const message = create(PaymentRefundedSchema, {
+    orderId: payment.orderId,
+    paymentId: payment.paymentId,
+    amount: { amountMinor: BigInt(payment.amountMinor), currency: payment.currency },
+  });
+  enqueueFollowUp(em, cause, "shop.payment.refunded", PaymentRefundedSchema, message);
+}
+
+function fail(em: EntityManager, incoming: IncomingEvent, payment: Payment, reason: string) {
+  payment.status = payment.status === "PENDING" ? "FAILED" : payment.status;
+  payment.failureReason = reason;
+  const message = create(PaymentFailedSchema, { orderId: payment.orderId, paymentId: payment.paymentId, reason });
+  enqueueFollowUp(em, incoming, "shop.payment.failed", PaymentFailedSchema, message);
+}
+
+/** InventoryReserved: charge the order through the gateway, with a key that makes retries harmless. */
+export function onInventoryReserved(provider: ProviderClient) {
+  return handleEvent(InventoryReservedSchema, async (em, reserved, incoming) => {
+    if (await em.findOne(Payment, { orderId: reserved.orderId })) return; // charged already, or cancelled first
+    const amount = reserved.total ?? { amountMinor: 0n, currency: "USD" };
+    const payment = em.create(Payment, {
+      paymentId: randomUUID(),
+      orderId: reserved.orderId,
+      amountMinor: Number(amount.amountMinor),
+      currency: amount.currency,
+      status: "PENDING",
+      providerChargeId: "",
+      failureReason: "",
+      cardLast4: reserved.cardNumber.slice(-4),
+    });
+    // Claim the order's one payment row before charging: a concurrent cancel (which writes the same row) either
+    // waits for this transaction or has already won, in which case the insert fails here and nothing is charged.
+    await em.flush();
+    let result: Awaited<ReturnType<ProviderClient["charge"]>>;
+    try {
+      result = await provider.charge(
+        {
+          idempotencyKey: `charge-${reserved.orderId}`,
+          cardNumber: reserved.cardNumber,
+          amount,
+          description: `order ${reserved.orderId}`,
+        },
+        { timeoutMs: 5000 },
+      );
+    } catch (error) {
+      const failure = ConnectError.from(error);
+      if (retryCharge(failure.code, incoming.deliveryCount, CHARGE_ATTEMPTS)) throw error;
+      fail(em, incoming, payment, `payment gateway error: ${failure.rawMessage}`);
+      return;
+    }
+    payment.providerChargeId = result.chargeId;
+    if (result.outcome !== ChargeOutcome.CAPTURED) {
+      payment.status = "DECLINED";
+      fail(em, incoming, payment, result.declineCode || "declined");
+      return;
+    }
+    payment.status = "CAPTURED";
+    const message = create(PaymentCompletedSchema, { orderId: reserved.orderId, paymentId: payment.paymentId, amount });
+    enqueueFollowUp(em, incoming, "shop.payment.completed", PaymentCompletedSchema, message);
+  });
+}
+
+/** OrderCancelled: refund what was captured; remember the cancel when nothing was charged yet. */
+export function onOrderCancelled(provider: ProviderClient) {
+  return handleEvent(OrderCancelledSchema, async (em, cancelled, incoming) => {
+    const payment = await em.findOne(Payment, { orderId: cancelled.orderId });
+    if (!payment) {
+      em.create(Payment, {
+        paymentId: randomUUID(),
+        orderId: cancelled.orderId,
+        amountMinor: 0,
+        currency: "USD",
+        status: "FAILED",
+        providerChargeId: "",
+        failureReason: `order cancelled before payment: ${cancelled.reason}`,
+        cardLast4: "",
+      });
+      return;
+    }
+    if (payment.status === "CAPTURED") await refundPayment(em, provider, payment, incoming);
+  });
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { DEMO_PRODUCTS } from "@mesh/inventory";
+import { ReservationStatus } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import { type Order, OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
+import { PaymentStatus } from "@mesh/proto/shop/payment/v1/payment_pb";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { checkInvariants } from "./invariants.ts";
+import { type ShopMesh, startShopMesh } from "./shop-mesh.ts";
+
+// The order saga end to end, on a private nats-server and a PostgreSQL database per service; the services call
+// each other only through sidecars. After every scenario, the invariants must hold.
+const GOOD_CARD = "4242424242424242";
+const DECLINED_CARD = "4000000000000002";
+// Long enough for a saga to outlast a NATS restart, short enough to test the deadline; the payment service's
+// gateway timeout (5 s) must stay above the stalled-saga latency below.
+const SAGA_TIMEOUT_MS = 4000;
+
+let shop: ShopMesh;
+const initialStock = new Map(DEMO_PRODUCTS.map((product) => [product.productId, product.available]));
+
+beforeAll(async () => {
+  shop = await startShopMesh(inject("databaseUrls").order, { sagaTimeoutMs: SAGA_TIMEOUT_MS });
+}, 60_000);
+
+afterAll(async () => {
+  await shop?.stop();
+});
+
+afterEach(async () => {
+  // Quiescence first: every order terminal and the books balanced, or the violations after 15 s.
+  let report = await checkInvariants(shop.databaseUrls, initialStock, () => shop.provider.ledger());
+  const deadline = Date.now() + 15_000;
+  while (report.violations.length && Date.now() < deadline) {
+    await sleep(200);
+    report = await checkInvariants(shop.databaseUrls, initialStock, () => shop.provider.ledger());
+  }
+  expect(report.violations).toEqual([]);
+}, 30_000);
+
+async function place(lines: { productId: string; quantity: number }[], cardNumber = GOOD_CARD) {
+  const { order } = await shop.order.createOrder({
+    requestId: randomUUID(),
+    customerId: "alice",
+    lines,
+    cardNumber,
+    currency: "USD",
+  });
+  return order as Order;
+}
+
+async function settled(orderId: string, timeoutMs = 10_000): Promise<Order> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { order } = await shop.order.getOrder({ orderId });
+    if (order && (order.status === OrderStatus.CONFIRMED || order.status === OrderStatus.CANCELLED)) return order;
+    if (Date.now() > deadline) throw new Error(`order ${orderId} still ${order?.status} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+describe("the order saga", () => {
+  it("confirms an order: stock reserved then committed, payment captured, every step in the timeline", async () => {
+    const placed = await place([
+      { productId: "sku-mug", quantity: 2 },
+      { productId: "sku-filter", quantity: 1 },
+    ]);
+    expect(placed.status).toBe(OrderStatus.PENDING);
+    expect(placed.total?.amountMinor).toBe(BigInt(2 * 899 + 499));
+    const order = await settled(placed.orderId);
+    expect(order.status).toBe(OrderStatus.CONFIRMED);
+    expect(order.timeline.map((step) => step.trigger)).toEqual([
+      "CreateOrder",
+      "shop.inventory.reserved",
+      "shop.payment.completed",
+    ]);
+    const { payments } = await shop.payment.listPayments({ orderId: order.orderId });
+    expect(payments.map((payment) => payment.status)).toEqual([PaymentStatus.CAPTURED]);
+    await sleep(300);
+    const { reservation } = await shop.inventory.getReservation({ orderId: order.orderId });
+    expect(reservation?.status).toBe(ReservationStatus.COMMITTED);
+  });
+
+  it("cancels an order whose stock cannot be reserved, holding nothing", async () => {
+    const order = await settled((await place([{ productId: "sku-kettle", quantity: 11 }])).orderId);
+    expect(order.status).toBe(OrderStatus.CANCELLED);
+    expect(order.cancelReason).toBe("stock rejected: insufficient stock for sku-kettle: 10 available, 11 requested");
+  });
+
+  it("cancels an order whose payment is declined, and releases its reservation", async () => {
+    const order = await settled((await place([{ productId: "sku-grinder", quantity: 1 }], DECLINED_CARD)).orderId);
+    expect(order.status).toBe(OrderStatus.CANCELLED);
+    expect(order.cancelReason).toBe("payment failed: card_declined");
+    const { payments } = await shop.payment.listPayments({ orderId: order.orderId });
+    expect(payments.map((payment) => payment.status)).toEqual([PaymentStatus.DECLINED]);
+  });
+
+  it("refunds and releases a confirmed order the customer cancels", async () => {
+    const order = await settled((await place([{ productId: "sku-espresso", quantity: 3 }])).orderId);
+    expect(order.status).toBe(OrderStatus.CONFIRMED);
+    await sleep(200);
+    const { order: cancelling } = await shop.order.cancelOrder({ orderId: order.orderId, reason: "changed my mind" });
+    expect(cancelling?.status).toBe(OrderStatus.CANCELLING);
+    const cancelled = await settled(order.orderId);
+    expect(cancelled.cancelReason).toBe("changed my mind");
+    expect(cancelled.timeline.map((step) => step.trigger)).toEqual(
+      expect.arrayContaining(["CancelOrder", "shop.payment.refunded", "shop.inventory.released"]),
+    );
+    const { payments } = await shop.payment.listPayments({ orderId: order.orderId });
+    expect(payments.map((payment) => payment.status)).toEqual([PaymentStatus.REFUNDED]);
+  });
+
+  it("cancels and compensates a saga stalled past its deadline", async () => {
+    shop.provider.behaviour.latencyMs = SAGA_TIMEOUT_MS + 500;
+    try {
+      const order = await settled((await place([{ productId: "sku-mug", quantity: 1 }])).orderId, 15_000);
+      expect(order.status).toBe(OrderStatus.CANCELLED);
+      expect(order.cancelReason).toBe("saga deadline passed");
+    } finally {
+      shop.provider.behaviour.latencyMs = 0;
+    }
+  }, 30_000);
+
+  it("answers a repeated request_id with the first order, and rejects bad input precisely", async () => {
+    const request = {
+      requestId: randomUUID(),
+      customerId: "bob",
+      lines: [{ productId: "sku-mug", quantity: 1 }],
+      cardNumber: GOOD_CARD,
+      currency: "USD",
+    };
+    const [first, second] = await Promise.all([shop.order.createOrder(request), shop.order.createOrder(request)]);
+    expect(second.order?.orderId).toBe(first.order?.orderId);
+    await settled(first.order?.orderId as string);
+    const bad = shop.order.createOrder({
+      ...request,
+      requestId: randomUUID(),
+      lines: [{ productId: "sku-nope", quantity: 1 }],
+    });
+    await expect(bad).rejects.toSatisfy(
+      (error: ConnectError) =>
+        error.code === Code.InvalidArgument && error.rawMessage === 'lines[0].product_id: unknown product "sku-nope"',
+    );
+  });
+
+  it("loses no order while NATS is down for a while: orders placed meanwhile complete once it is back", async () => {
+    const placed: Order[] = [];
+    await shop.restartNats(1000, async () => {
+      for (let i = 0; i < 5; i++) placed.push(await place([{ productId: "sku-filter", quantity: 1 }]));
+    });
+    const finals = await Promise.all(placed.map((order) => settled(order.orderId, 30_000)));
+    expect(finals.map((order) => order.status)).toEqual(Array(5).fill(OrderStatus.CONFIRMED));
+  }, 60_000);
+
+  it("never oversells: 500 orders placed at once against 20 grinders all end CONFIRMED or CANCELLED", async () => {
+    const { stocks } = await shop.inventory.getStock({ productIds: ["sku-grinder"] });
+    const before = Number(stocks[0]?.available);
+    const placed = await Promise.all(
+      Array.from({ length: 500 }, (_, index) =>
+        shop.order.createOrder({
+          requestId: randomUUID(),
+          customerId: `crowd-${index}`,
+          lines: [{ productId: "sku-grinder", quantity: 1 }],
+          cardNumber: GOOD_CARD,
+          currency: "USD",
+        }),
+      ),
+    );
+    const finals = await Promise.all(placed.map(({ order }) => settled(order?.orderId as string, 60_000)));
+    const confirmed = finals.filter((order) => order.status === OrderStatus.CONFIRMED).length;
+    expect(confirmed).toBeLessThanOrEqual(before);
+    expect(confirmed).toBeGreaterThan(0);
+    expect(
+      finals.every((order) => order.status === OrderStatus.CONFIRMED || order.status === OrderStatus.CANCELLED),
+    ).toBe(true);
+  }, 120_000);
+});

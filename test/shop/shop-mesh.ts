@@ -1,0 +1,141 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type RunningNatsServer, startNatsServer } from "@mesh/embedded";
+import { startInventory } from "@mesh/inventory";
+import { createTestDatabase } from "@mesh/kit/testing";
+import { startOrder } from "@mesh/order";
+import { startPayment } from "@mesh/payment";
+import { file_shop_inventory_v1_inventory, InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import { OrderService } from "@mesh/proto/shop/order/v1/order_pb";
+import { PaymentService } from "@mesh/proto/shop/payment/v1/payment_pb";
+import { file_shop_payment_v1_provider } from "@mesh/proto/shop/payment/v1/provider_pb";
+import { type RunningProvider, startProvider } from "@mesh/provider";
+import { MethodCatalog, parseConfig, type RunningSidecar, startSidecar } from "@mesh/sidecar";
+import { pino } from "pino";
+
+// The shop on real parts: a private nats-server, one PostgreSQL database per service, the gateway-less services
+// in process, and sidecars between them (order -> inventory, payment -> provider) on free loopback ports.
+
+function withDependencies(files: DescFile[]): DescFile[] {
+  const all = new Map<string, DescFile>();
+  const visit = (file: DescFile) => {
+    if (all.has(file.proto.name)) return;
+    file.dependencies.forEach(visit);
+    // Dependencies first: a descriptor set lists files in the order they can be built.
+    all.set(file.proto.name, file);
+  };
+  files.forEach(visit);
+  return [...all.values()];
+}
+
+function shopCatalog(): MethodCatalog {
+  const catalog = new MethodCatalog();
+  const set = create(FileDescriptorSetSchema, {
+    file: withDependencies([file_shop_inventory_v1_inventory, file_shop_payment_v1_provider]).map((file) => file.proto),
+  });
+  catalog.addDescriptorSet(toBinary(FileDescriptorSetSchema, set));
+  return catalog;
+}
+
+async function sidecar(config: Record<string, unknown>, catalog: MethodCatalog): Promise<RunningSidecar> {
+  const parsed = parseConfig({ admin: { listen: "127.0.0.1:0" }, ...config });
+  return startSidecar({ config: parsed, catalog, log: pino({ level: process.env.LOG_LEVEL ?? "silent" }) });
+}
+
+export interface ShopMesh {
+  order: Client<typeof OrderService>;
+  inventory: Client<typeof InventoryService>;
+  payment: Client<typeof PaymentService>;
+  provider: RunningProvider;
+  nats: RunningNatsServer;
+  /** Stops the nats-server (its data stays) and starts it again on the same port after pauseMs. */
+  restartNats(pauseMs: number, meanwhile?: () => Promise<void>): Promise<void>;
+  databaseUrls: { order: string; inventory: string; payment: string };
+  stop(): Promise<void>;
+}
+
+export async function startShopMesh(serverUrl: string, options: { sagaTimeoutMs: number }): Promise<ShopMesh> {
+  const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+  const catalog = shopCatalog();
+  const natsDir = await mkdtemp(join(tmpdir(), "mesh-nats-test-"));
+  let nats = await startNatsServer({ dataDir: natsDir });
+  const databases = {
+    order: await createTestDatabase(serverUrl, "shop_order"),
+    inventory: await createTestDatabase(serverUrl, "shop_inventory"),
+    payment: await createTestDatabase(serverUrl, "shop_payment"),
+  };
+  const grpc = { host: "127.0.0.1", port: 0 };
+  const inventory = await startInventory({ databaseUrl: databases.inventory.url, natsUrl: nats.url, grpc, log });
+  const provider = await startProvider({ ...grpc, behaviour: { latencyMs: 0, failureRate: 0 }, log });
+  const inventorySidecar = await sidecar(
+    { inbound: { listen: "127.0.0.1:0", app: inventory.server.address } },
+    catalog,
+  );
+  const providerSidecar = await sidecar({ inbound: { listen: "127.0.0.1:0", app: provider.address } }, catalog);
+  const upstream = (name: string, service: string, target: RunningSidecar) => ({
+    [name]: { services: [service], endpoints: [`127.0.0.1:${target.ports.inbound}`] },
+  });
+  const orderSidecar = await sidecar(
+    {
+      outbound: { listen: "127.0.0.1:0" },
+      upstreams: upstream("inventory", "shop.inventory.v1.InventoryService", inventorySidecar),
+    },
+    catalog,
+  );
+  const paymentSidecar = await sidecar(
+    {
+      outbound: { listen: "127.0.0.1:0" },
+      upstreams: upstream("provider", "shop.payment.v1.PaymentProviderService", providerSidecar),
+    },
+    catalog,
+  );
+  const payment = await startPayment({
+    databaseUrl: databases.payment.url,
+    natsUrl: nats.url,
+    grpc,
+    sidecarOutbound: `127.0.0.1:${paymentSidecar.ports.outbound}`,
+    log,
+  });
+  const order = await startOrder({
+    databaseUrl: databases.order.url,
+    natsUrl: nats.url,
+    grpc,
+    sidecarOutbound: `127.0.0.1:${orderSidecar.ports.outbound}`,
+    sagaTimeoutMs: options.sagaTimeoutMs,
+    sweepIntervalMs: 200,
+    log,
+  });
+  const client = <S extends Parameters<typeof createClient>[0]>(service: S, address: string) =>
+    createClient(service, createGrpcTransport({ baseUrl: `http://${address}` }));
+  return {
+    order: client(OrderService, order.server.address),
+    inventory: client(InventoryService, inventory.server.address),
+    payment: client(PaymentService, payment.server.address),
+    provider,
+    get nats() {
+      return nats;
+    },
+    async restartNats(pauseMs, meanwhile) {
+      await nats.stop();
+      await meanwhile?.();
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      nats = await startNatsServer({ dataDir: natsDir, port: nats.port });
+    },
+    databaseUrls: { order: databases.order.url, inventory: databases.inventory.url, payment: databases.payment.url },
+    async stop() {
+      await order.stop(500);
+      await payment.stop(500);
+      await inventory.stop(500);
+      for (const each of [orderSidecar, paymentSidecar, inventorySidecar, providerSidecar]) await each.close();
+      await provider.shutdown(100);
+      await nats.stop();
+      await rm(natsDir, { recursive: true, force: true });
+      for (const database of Object.values(databases)) await database.drop();
+    },
+  };
+}
