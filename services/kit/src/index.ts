@@ -16,7 +16,7 @@ export { type GrpcServerOptions, type RunningGrpcServer, startGrpcServer } from 
 export { ServiceError } from "./grpc/service-error.ts";
 export { HealthRegistry, OVERALL, ServingStatus } from "./health/health-registry.ts";
 export { createLogger, type Logger } from "./logging/logger.ts";
-export { EnvConfigError, readEnv, serviceEnv } from "./runtime/env-config.ts";
+export { callerEnv, EnvConfigError, readEnv, serviceEnv } from "./runtime/env-config.ts";
 export { meshClient } from "./runtime/mesh-client.ts";
 export {
   type RunningService,

@@ -1,14 +1,11 @@
-import { readEnv, runService, serviceEnv } from "@mesh/kit";
+import { callerEnv, readEnv, runService, serviceEnv } from "@mesh/kit";
 import { z } from "zod";
 import { startOrder } from "./index.ts";
 
 runService("order", async (log) => {
   const env = readEnv({
     ...serviceEnv,
-    SIDECAR_OUTBOUND: z
-      .string()
-      .regex(/^[^:]+:\d+$/, "expected host:port")
-      .default("127.0.0.1:15001"),
+    ...callerEnv,
     SAGA_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
   });
   return startOrder({

@@ -1,15 +1,8 @@
-import { readEnv, runService, serviceEnv } from "@mesh/kit";
-import { z } from "zod";
+import { callerEnv, readEnv, runService, serviceEnv } from "@mesh/kit";
 import { startPayment } from "./index.ts";
 
 runService("payment", async (log) => {
-  const env = readEnv({
-    ...serviceEnv,
-    SIDECAR_OUTBOUND: z
-      .string()
-      .regex(/^[^:]+:\d+$/, "expected host:port")
-      .default("127.0.0.1:15001"),
-  });
+  const env = readEnv({ ...serviceEnv, ...callerEnv });
   return startPayment({
     databaseUrl: env.DATABASE_URL,
     natsUrl: env.NATS_URL,

@@ -28,3 +28,11 @@ export const serviceEnv = {
   GRPC_HOST: z.string().default("127.0.0.1"),
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50051),
 };
+
+/** Variables of services that call other services: the local sidecar's outbound listener. */
+export const callerEnv = {
+  SIDECAR_OUTBOUND: z
+    .string()
+    .regex(/^[^:\s]+:\d+$/, "expected host:port")
+    .default("127.0.0.1:15001"),
+};
