@@ -5,7 +5,7 @@ import { DEMO_PRODUCTS } from "@mesh/inventory";
 import { ReservationStatus } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import { type Order, OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
 import { PaymentStatus } from "@mesh/proto/shop/payment/v1/payment_pb";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkInvariants } from "./invariants.ts";
 import { type ShopMesh, startShopMesh } from "./shop-mesh.ts";
 
@@ -21,7 +21,7 @@ let shop: ShopMesh;
 const initialStock = new Map(DEMO_PRODUCTS.map((product) => [product.productId, product.available]));
 
 beforeAll(async () => {
-  shop = await startShopMesh(inject("databaseUrls").order, { sagaTimeoutMs: SAGA_TIMEOUT_MS });
+  shop = await startShopMesh({ sagaTimeoutMs: SAGA_TIMEOUT_MS });
 }, 60_000);
 
 afterAll(async () => {
@@ -151,6 +151,14 @@ describe("the order saga", () => {
     });
     const finals = await Promise.all(placed.map((order) => settled(order.orderId, 30_000)));
     expect(finals.map((order) => order.status)).toEqual(Array(5).fill(OrderStatus.CONFIRMED));
+  }, 60_000);
+
+  it("survives a database restart: sagas caught in it and placed after it complete", async () => {
+    const before = await place([{ productId: "sku-mug", quantity: 1 }]);
+    await shop.restartPostgres(500);
+    const after = await place([{ productId: "sku-mug", quantity: 1 }]);
+    const finals = await Promise.all([before, after].map((order) => settled(order.orderId, 30_000)));
+    expect(finals.map((order) => order.status)).toEqual([OrderStatus.CONFIRMED, OrderStatus.CONFIRMED]);
   }, 60_000);
 
   it("never oversells: 500 orders placed at once against 20 grinders all end CONFIRMED or CANCELLED", async () => {

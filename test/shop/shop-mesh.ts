@@ -1,13 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type RunningNatsServer, startNatsServer } from "@mesh/embedded";
+import { type RunningNatsServer, startNatsServer, startPostgres } from "@mesh/embedded";
 import { startInventory } from "@mesh/inventory";
-import { createTestDatabase } from "@mesh/kit/testing";
 import { startOrder } from "@mesh/order";
 import { startPayment } from "@mesh/payment";
 import { file_shop_inventory_v1_inventory, InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
@@ -55,22 +54,24 @@ export interface ShopMesh {
   nats: RunningNatsServer;
   /** Stops the nats-server (its data stays) and starts it again on the same port after pauseMs. */
   restartNats(pauseMs: number, meanwhile?: () => Promise<void>): Promise<void>;
+  /** Stops PostgreSQL (every service's database) and starts it again on the same port after pauseMs. */
+  restartPostgres(pauseMs: number): Promise<void>;
   databaseUrls: { order: string; inventory: string; payment: string };
   stop(): Promise<void>;
 }
 
-export async function startShopMesh(serverUrl: string, options: { sagaTimeoutMs: number }): Promise<ShopMesh> {
+/** The shop with a private nats-server and a private PostgreSQL (so both can be restarted), a database per service. */
+export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise<ShopMesh> {
   const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const catalog = shopCatalog();
-  const natsDir = await mkdtemp(join(tmpdir(), "mesh-nats-test-"));
-  let nats = await startNatsServer({ dataDir: natsDir });
-  const databases = {
-    order: await createTestDatabase(serverUrl, "shop_order"),
-    inventory: await createTestDatabase(serverUrl, "shop_inventory"),
-    payment: await createTestDatabase(serverUrl, "shop_payment"),
-  };
+  const workDir = await mkdtemp(join(tmpdir(), "mesh-shop-test-"));
+  await chmod(workDir, 0o755);
+  let nats = await startNatsServer({ dataDir: join(workDir, "nats") });
+  const postgresOptions = { dataDir: join(workDir, "postgres"), databases: ["order", "inventory", "payment"] };
+  let postgres = await startPostgres(postgresOptions);
+  const databases = { order: postgres.url("order"), inventory: postgres.url("inventory"), payment: postgres.url("payment") };
   const grpc = { host: "127.0.0.1", port: 0 };
-  const inventory = await startInventory({ databaseUrl: databases.inventory.url, natsUrl: nats.url, grpc, log });
+  const inventory = await startInventory({ databaseUrl: databases.inventory, natsUrl: nats.url, grpc, log });
   const provider = await startProvider({ ...grpc, behaviour: { latencyMs: 0, failureRate: 0 }, log });
   const inventorySidecar = await sidecar(
     { inbound: { listen: "127.0.0.1:0", app: inventory.server.address } },
@@ -95,14 +96,14 @@ export async function startShopMesh(serverUrl: string, options: { sagaTimeoutMs:
     catalog,
   );
   const payment = await startPayment({
-    databaseUrl: databases.payment.url,
+    databaseUrl: databases.payment,
     natsUrl: nats.url,
     grpc,
     sidecarOutbound: `127.0.0.1:${paymentSidecar.ports.outbound}`,
     log,
   });
   const order = await startOrder({
-    databaseUrl: databases.order.url,
+    databaseUrl: databases.order,
     natsUrl: nats.url,
     grpc,
     sidecarOutbound: `127.0.0.1:${orderSidecar.ports.outbound}`,
@@ -124,9 +125,14 @@ export async function startShopMesh(serverUrl: string, options: { sagaTimeoutMs:
       await nats.stop();
       await meanwhile?.();
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      nats = await startNatsServer({ dataDir: natsDir, port: nats.port });
+      nats = await startNatsServer({ dataDir: join(workDir, "nats"), port: nats.port });
     },
-    databaseUrls: { order: databases.order.url, inventory: databases.inventory.url, payment: databases.payment.url },
+    async restartPostgres(pauseMs) {
+      await postgres.stop();
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      postgres = await startPostgres({ ...postgresOptions, port: postgres.port });
+    },
+    databaseUrls: databases,
     async stop() {
       await order.stop(500);
       await payment.stop(500);
@@ -134,8 +140,8 @@ export async function startShopMesh(serverUrl: string, options: { sagaTimeoutMs:
       for (const each of [orderSidecar, paymentSidecar, inventorySidecar, providerSidecar]) await each.close();
       await provider.shutdown(100);
       await nats.stop();
-      await rm(natsDir, { recursive: true, force: true });
-      for (const database of Object.values(databases)) await database.drop();
+      await postgres.stop();
+      await rm(workDir, { recursive: true, force: true });
     },
   };
 }
