@@ -69,7 +69,11 @@ export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise
   let nats = await startNatsServer({ dataDir: join(workDir, "nats") });
   const postgresOptions = { dataDir: join(workDir, "postgres"), databases: ["order", "inventory", "payment"] };
   let postgres = await startPostgres(postgresOptions);
-  const databases = { order: postgres.url("order"), inventory: postgres.url("inventory"), payment: postgres.url("payment") };
+  const databases = {
+    order: postgres.url("order"),
+    inventory: postgres.url("inventory"),
+    payment: postgres.url("payment"),
+  };
   const grpc = { host: "127.0.0.1", port: 0 };
   const inventory = await startInventory({ databaseUrl: databases.inventory, natsUrl: nats.url, grpc, log });
   const provider = await startProvider({ ...grpc, behaviour: { latencyMs: 0, failureRate: 0 }, log });

@@ -33,6 +33,8 @@ export interface ConsumerOptions {
   /** Deliveries before the event goes to the dead letters. */
   maxDeliver?: number;
   ackWaitMs?: number;
+  /** Events applied at once (default 16). */
+  concurrency?: number;
 }
 
 export interface ConsumerDeps {
@@ -102,7 +104,7 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumerOptions
     ack_wait: (options.ackWaitMs ?? 30_000) * 1_000_000,
   });
   const consumer = await deps.js.consumers.get(options.stream, options.name);
-  const messages = await consumer.consume({ max_messages: 64 });
+  const messages = await consumer.consume({ max_messages: Math.max(options.concurrency ?? 16, 8) * 2 });
   const log = deps.log.child({ consumer: options.name });
 
   const deadLetter = async (message: JsMsg, event: IncomingEvent, reason: string) => {
@@ -130,10 +132,19 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumerOptions
     }
   };
 
+  // Events of different orders are independent (each is applied in its own transaction, under row locks), so up
+  // to `concurrency` are applied at once; the consumer still pulls no more than that many ahead.
+  const concurrency = options.concurrency ?? 16;
   const loop = (async () => {
+    const inFlight = new Set<Promise<void>>();
     for await (const message of messages) {
-      await process(message).catch((error: unknown) => log.error({ err: error }, "could not settle event"));
+      const task: Promise<void> = process(message)
+        .catch((error: unknown) => log.error({ err: error }, "could not settle event"))
+        .finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
     }
+    await Promise.all(inFlight);
   })();
 
   return {

@@ -16,6 +16,9 @@ import { retryCharge } from "../domain/charge-failure.ts";
 
 export type ProviderClient = Client<typeof PaymentProviderService>;
 
+/** How long one call to the gateway may take (the sidecar's retries included). */
+export const GATEWAY_TIMEOUT_MS = 5000;
+
 /** Deliveries of InventoryReserved before a gateway that keeps failing turns the payment into FAILED. */
 export const CHARGE_ATTEMPTS = 4;
 
@@ -28,7 +31,7 @@ export async function refundPayment(
 ) {
   await provider.refundCharge(
     { idempotencyKey: `refund-${payment.paymentId}`, chargeId: payment.providerChargeId },
-    { timeoutMs: 5000 },
+    { timeoutMs: GATEWAY_TIMEOUT_MS },
   );
   payment.status = "REFUNDED";
   const message = create(PaymentRefundedSchema, {
@@ -73,7 +76,7 @@ export function onInventoryReserved(provider: ProviderClient) {
           amount,
           description: `order ${reserved.orderId}`,
         },
-        { timeoutMs: 5000 },
+        { timeoutMs: GATEWAY_TIMEOUT_MS },
       );
     } catch (error) {
       const failure = ConnectError.from(error);
