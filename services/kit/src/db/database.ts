@@ -21,7 +21,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
     clientUrl: options.url,
     entities: [...kitEntities, ...options.entities],
     extensions: [Migrator],
-    migrations: { migrationsList: [...kitMigrations, ...options.migrations], transactional: true, allOrNothing: true },
+    // Silent: the applied migrations are logged below, as one structured line.
+    migrations: {
+      migrationsList: [...kitMigrations, ...options.migrations],
+      transactional: true,
+      allOrNothing: true,
+      silent: true,
+    },
     pool: { min: 0, max: options.poolSize ?? 10 },
     allowGlobalContext: false,
     debug: false,
