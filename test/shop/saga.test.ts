@@ -59,6 +59,33 @@ async function settled(orderId: string, timeoutMs = 10_000): Promise<Order> {
   }
 }
 
+describe("the inventory API", () => {
+  it("pages the catalogue, adjusts stock once per adjustment id, and refuses to go below zero", async () => {
+    const first = await shop.inventory.listProducts({ pageSize: 2 });
+    const second = await shop.inventory.listProducts({ pageSize: 2, pageToken: first.nextPageToken });
+    expect(first.products.map((product) => product.productId)).toEqual(["sku-espresso", "sku-filter"]);
+    expect(second.products.map((product) => product.productId)).toEqual(["sku-grinder", "sku-kettle"]);
+    const adjustment = { adjustmentId: randomUUID(), productId: "sku-kettle", delta: 5n, reason: "delivery" };
+    const once = await shop.inventory.adjustStock(adjustment);
+    const again = await shop.inventory.adjustStock(adjustment);
+    expect(again.stock?.available).toBe(once.stock?.available);
+    await shop.inventory.adjustStock({ ...adjustment, adjustmentId: randomUUID(), delta: -5n, reason: "recount" });
+    const tooMany = shop.inventory.adjustStock({
+      ...adjustment,
+      adjustmentId: randomUUID(),
+      delta: -1000n,
+      reason: "loss",
+    });
+    await expect(tooMany).rejects.toSatisfy(
+      (error: ConnectError) =>
+        error.code === Code.FailedPrecondition && error.rawMessage.startsWith("cannot remove 1000 units of sku-kettle"),
+    );
+    await expect(shop.inventory.getStock({ productIds: ["sku-none"] })).rejects.toSatisfy(
+      (error: ConnectError) => error.code === Code.NotFound && error.rawMessage === "unknown products: sku-none",
+    );
+  });
+});
+
 describe("the order saga", () => {
   it("confirms an order: stock reserved then committed, payment captured, every step in the timeline", async () => {
     const placed = await place([
