@@ -114,6 +114,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     );
   }
   let draining = false;
+  let drained: Promise<void> | undefined;
 
   const servers: Server[] = [];
   const h2cServers: H2cServer[] = [];
@@ -181,18 +182,23 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     clusters,
     router,
     registration: registration?.registration,
-    async drain() {
+    drain() {
       draining = true;
-      log.info({ inFlight: inFlight.size }, "draining");
-      // Leave the catalog first, so callers stop picking this instance while its calls finish.
-      await registration?.stop();
-      const drained = await inFlight.drained(config.drainTimeoutMs);
-      if (!drained) log.warn({ inFlight: inFlight.size }, "drain timeout passed; closing the remaining calls");
-      await closeAll();
+      drained ??= drainOnce();
+      return drained;
     },
     async close() {
       await registration?.stop();
       await closeAll();
     },
   };
+
+  async function drainOnce() {
+    log.info({ inFlight: inFlight.size }, "draining");
+    // Leave the catalog first, so callers stop picking this instance while its calls finish.
+    await registration?.stop();
+    const finished = await inFlight.drained(config.drainTimeoutMs);
+    if (!finished) log.warn({ inFlight: inFlight.size }, "drain timeout passed; closing the remaining calls");
+    await closeAll();
+  }
 }

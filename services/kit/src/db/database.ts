@@ -1,6 +1,7 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migrator } from "@mikro-orm/migrations";
 import { type EntitySchema, MikroORM } from "@mikro-orm/postgresql";
+import pg from "pg";
 import type { Logger } from "pino";
 import { kitEntities, kitMigrations } from "./kit-tables.ts";
 
@@ -13,6 +14,25 @@ export interface DatabaseOptions {
   migrations: MigrationObject[];
   log: Logger;
   poolSize?: number;
+}
+
+// Any fixed number: instances of one service share a database, and the lock is per database.
+const MIGRATION_LOCK = 7_240_001;
+
+/**
+ * Runs migrations under a PostgreSQL advisory lock, so instances of a service that start together migrate one
+ * after the other instead of racing to create the same tables.
+ */
+async function withMigrationLock<T>(url: string, migrate: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    return await migrate();
+  } finally {
+    await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
+    await client.end();
+  }
 }
 
 /** Opens a service's database with MikroORM and applies every pending migration before anything else runs. */
@@ -32,7 +52,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
     allowGlobalContext: false,
     debug: false,
   });
-  const applied = await orm.getMigrator().up();
+  const applied = await withMigrationLock(options.url, () => orm.getMigrator().up());
   if (applied.length) options.log.info({ migrations: applied.map((each) => each.name) }, "migrations applied");
   return orm;
 }

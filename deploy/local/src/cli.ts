@@ -1,0 +1,115 @@
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { type LocalMesh, startLocalMesh } from "./local-mesh.ts";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+const USAGE = `usage: npm start [-- options]
+
+Starts the whole mesh on this machine: consul-dev (or the Consul at CONSUL_HTTP_ADDR), a private nats-server with
+JetStream (or NATS_URL), PostgreSQL with a database per service, and every service of the shop with its sidecar
+(two inventory instances). Ctrl-C stops everything.
+
+  --data-dir <dir>     where the mesh keeps its data (default .mesh in the project); a second start reuses it
+  --reset              wipe the data directory first
+  --gateway-port <n>   the gateway's HTTP port (default 8080; 0 picks a free port)
+  --log-level <level>  the services' log level (default warn; info shows every call and event)
+  --help, -h           show this help`;
+
+function table(mesh: LocalMesh): string {
+  const rows = mesh.instances.map((each) => [
+    each.instance,
+    each.app,
+    each.inbound,
+    each.outbound ?? "-",
+    `http://${each.admin}`,
+  ]);
+  const header = ["instance", "app (loopback)", "sidecar inbound", "sidecar outbound", "sidecar admin"];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ");
+  const gatewayGrpc = mesh.instances.find((each) => each.service === "gateway")?.inbound;
+  return [
+    "",
+    line(header),
+    ...rows.map(line),
+    "",
+    `consul      ${mesh.consulUrl}/ui`,
+    `nats        ${mesh.natsUrl}`,
+    `postgres    ${mesh.postgres} (databases order, inventory, payment; user mesh)`,
+    `gateway     ${mesh.gatewayHttp} (Connect JSON, gRPC-Web)   gRPC through its sidecar at ${gatewayGrpc}`,
+    "",
+    "Try:",
+    `  curl -s -X POST ${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/ListProducts -H 'content-type: application/json' -d '{}'`,
+    `  curl -s -X POST ${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/PlaceOrder -H 'content-type: application/json' \\`,
+    `       -d '{"requestId":"r-1","customerId":"alice","lines":[{"productId":"sku-mug","quantity":2}],"cardNumber":"4242424242424242","currency":"USD"}'`,
+    `  curl -s -X POST ${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/GetOrderView -H 'content-type: application/json' -d '{"orderId":"<orderId>"}'`,
+    `  curl -s ${mesh.consulUrl}/v1/health/service/inventory?passing`,
+    "",
+    "Ctrl-C stops the mesh.",
+    "",
+  ].join("\n");
+}
+
+async function main() {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        "data-dir": { type: "string", default: resolve(ROOT, ".mesh") },
+        reset: { type: "boolean", default: false },
+        "gateway-port": { type: "string", default: "8080" },
+        "log-level": { type: "string", default: "warn" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    console.error(`local mesh: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const gatewayPort = Number(values["gateway-port"]);
+  if (!Number.isInteger(gatewayPort) || gatewayPort < 0 || gatewayPort > 65535) {
+    console.error(`local mesh: --gateway-port must be a port number, got "${values["gateway-port"]}"`);
+    return 2;
+  }
+  process.stdout.write(
+    "starting the mesh (the first start takes a little longer: PostgreSQL initialises its data)...\n",
+  );
+  let mesh: LocalMesh;
+  try {
+    mesh = await startLocalMesh({
+      dataDir: String(values["data-dir"]),
+      reset: Boolean(values.reset),
+      consulAddress: process.env.CONSUL_HTTP_ADDR || undefined,
+      natsUrl: process.env.NATS_URL || undefined,
+      gatewayPort,
+      logLevel: String(values["log-level"]),
+      write: (line) => process.stdout.write(`${line}\n`),
+    });
+  } catch (error) {
+    console.error(`local mesh: ${(error as Error).message}`);
+    return 1;
+  }
+  process.stdout.write(table(mesh));
+  await new Promise<void>((resolveStop) => {
+    let stopping = false;
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      // Stay on the handler: a second Ctrl-C must not kill this process halfway and orphan the services.
+      process.on(signal, () => {
+        if (stopping) process.stdout.write("still stopping; the services are draining...\n");
+        stopping = true;
+        resolveStop();
+      });
+    }
+  });
+  process.stdout.write("stopping the mesh...\n");
+  await mesh.stop();
+  process.stdout.write("stopped.\n");
+  return 0;
+}
+
+process.exitCode = await main();

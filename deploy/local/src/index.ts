@@ -1,0 +1,2 @@
+export { type InstanceInfo, type LocalMesh, type LocalMeshOptions, startLocalMesh } from "./local-mesh.ts";
+export { SHOP } from "./topology.ts";

@@ -1,0 +1,188 @@
+import { execFile } from "node:child_process";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { type RunningConsulDev, startConsulDev } from "@mesh/consul-dev";
+import { freePort, type RunningNatsServer, type RunningPostgres, startNatsServer, startPostgres } from "@mesh/embedded";
+import { type ManagedProcess, startProcess } from "./child-process.ts";
+import { type ServicePlan, SHOP, servesOf } from "./topology.ts";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+
+export interface LocalMeshOptions {
+  /** Everything the mesh keeps: databases, JetStream, configs. A second start reuses it. */
+  dataDir: string;
+  /** Wipe dataDir first. */
+  reset?: boolean;
+  /** Use this Consul agent (CONSUL_HTTP_ADDR) instead of starting consul-dev. */
+  consulAddress?: string;
+  /** Use this NATS (NATS_URL) instead of starting a private nats-server. */
+  natsUrl?: string;
+  /** The gateway's HTTP port; 0 picks a free one. */
+  gatewayPort: number;
+  /** The services' log level (LOG_LEVEL). */
+  logLevel: string;
+  /** Where prefixed process output goes. */
+  write: (line: string) => void;
+  /** A saga still PENDING this long is cancelled. */
+  sagaTimeoutMs?: number;
+}
+
+export interface InstanceInfo {
+  service: string;
+  instance: string;
+  app: string;
+  inbound: string;
+  outbound?: string;
+  admin: string;
+  processes: ManagedProcess[];
+}
+
+export interface LocalMesh {
+  readonly consulUrl: string;
+  readonly natsUrl: string;
+  readonly postgres: string | undefined;
+  /** Each service's database URL. */
+  readonly databaseUrls: { order: string; inventory: string; payment: string };
+  /** Process ids of everything the mesh started (services, sidecars, nats-server, PostgreSQL). */
+  pids(): number[];
+  readonly gatewayHttp: string;
+  readonly instances: InstanceInfo[];
+  /** Stops every process the mesh started, services first, and waits until all are gone. */
+  stop(): Promise<void>;
+}
+
+const address = async () => `127.0.0.1:${await freePort()}`;
+const node = process.execPath;
+
+async function buildDescriptors(dataDir: string): Promise<string> {
+  const image = join(dataDir, "image.binpb");
+  await promisify(execFile)(join(ROOT, "node_modules/.bin/buf"), ["build", "-o", image], { cwd: ROOT });
+  return image;
+}
+
+async function waitHealthy(
+  consulUrl: string,
+  expected: Map<string, number>,
+  processes: ManagedProcess[],
+  timeoutMs: number,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let missing: string[] = [];
+  while (Date.now() < deadline) {
+    const exited = processes.find((each) => each.child.exitCode !== null || each.child.signalCode !== null);
+    if (exited)
+      throw new Error(
+        `${exited.name} exited while starting (${exited.child.signalCode ?? `code ${exited.child.exitCode}`}); its output is above`,
+      );
+    missing = [];
+    for (const [service, count] of expected) {
+      const entries = (await (await fetch(`${consulUrl}/v1/health/service/${service}?passing`)).json()) as unknown[];
+      if (entries.length < count) missing.push(`${service} (${entries.length}/${count} passing)`);
+    }
+    if (missing.length === 0) return;
+    await sleep(250);
+  }
+  throw new Error(`not healthy in Consul after ${timeoutMs / 1000} s: ${missing.join(", ")}`);
+}
+
+/** Starts the whole mesh on this machine; see LocalMeshOptions. Partial starts are stopped again on failure. */
+export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMesh> {
+  if (options.reset) await rm(options.dataDir, { recursive: true, force: true });
+  await mkdir(join(options.dataDir, "sidecars"), { recursive: true });
+  // PostgreSQL runs as its own user when started as root; it must be able to enter the data directory.
+  await chmod(options.dataDir, 0o755);
+  const processes: ManagedProcess[] = [];
+  let consul: RunningConsulDev | undefined;
+  let nats: RunningNatsServer | undefined;
+  let postgres: RunningPostgres | undefined;
+  const stopAll = async () => {
+    // Sidecars first would refuse calls the apps still make; stop in reverse start order (callers before callees).
+    for (const each of [...processes].reverse()) await each.stop();
+    await nats?.stop();
+    await postgres?.stop();
+    await consul?.stop();
+  };
+  try {
+    const image = await buildDescriptors(options.dataDir);
+    consul = options.consulAddress ? undefined : await startConsulDev({ port: 0, nodeName: "local-mesh" });
+    const consulUrl = options.consulAddress
+      ? options.consulAddress.replace(/^(?!https?:\/\/)/, "http://")
+      : (consul as RunningConsulDev).url;
+    nats = options.natsUrl
+      ? undefined
+      : await startNatsServer({ dataDir: join(options.dataDir, "nats"), monitor: false });
+    const natsUrl = options.natsUrl ?? (nats as RunningNatsServer).url;
+    postgres = await startPostgres({
+      dataDir: join(options.dataDir, "postgres"),
+      databases: ["order", "inventory", "payment"],
+    });
+    const pg = postgres;
+    const gatewayHttp = `127.0.0.1:${options.gatewayPort || (await freePort())}`;
+
+    const instances: InstanceInfo[] = [];
+    const env = (plan: ServicePlan, app: string, outbound?: string): NodeJS.ProcessEnv => ({
+      LOG_LEVEL: options.logLevel,
+      NATS_URL: natsUrl,
+      GRPC_HOST: "127.0.0.1",
+      GRPC_PORT: app.split(":")[1],
+      ...(plan.database ? { DATABASE_URL: pg.url(plan.database) } : {}),
+      ...(outbound ? { SIDECAR_OUTBOUND: outbound } : {}),
+      ...(plan.service === "order" && options.sagaTimeoutMs ? { SAGA_TIMEOUT_MS: String(options.sagaTimeoutMs) } : {}),
+      ...(plan.service === "gateway" ? { GATEWAY_HTTP_PORT: gatewayHttp.split(":")[1] } : {}),
+    });
+
+    for (const plan of SHOP) {
+      for (let n = 1; n <= plan.instances; n++) {
+        const name = plan.instances > 1 ? `${plan.service}-${n}` : plan.service;
+        const [app, inbound, admin] = [await address(), await address(), await address()];
+        const outbound = plan.calls.length ? await address() : undefined;
+        const sidecarConfig = {
+          service: plan.service,
+          inbound: { listen: inbound, app, services: plan.serves },
+          ...(outbound ? { outbound: { listen: outbound } } : {}),
+          admin: { listen: admin },
+          descriptors: [image],
+          consul: { address: consulUrl, checkIntervalMs: 2000, checkTimeoutMs: 1000 },
+          upstreams: Object.fromEntries(plan.calls.map((callee) => [callee, { services: servesOf(callee) }])),
+        };
+        const configPath = join(options.dataDir, "sidecars", `${name}.json`);
+        await writeFile(configPath, JSON.stringify(sidecarConfig, null, 2));
+        const main = join(ROOT, "services", plan.service, "src/main.ts");
+        const appProcess = startProcess(name, node, ["--import", "tsx", main], env(plan, app, outbound), options.write);
+        const sidecarProcess = startProcess(
+          `${name} sidecar`,
+          node,
+          [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", configPath],
+          { LOG_LEVEL: options.logLevel },
+          options.write,
+        );
+        processes.push(appProcess, sidecarProcess);
+        instances.push({
+          service: plan.service,
+          instance: name,
+          app,
+          inbound,
+          outbound,
+          admin,
+          processes: [appProcess, sidecarProcess],
+        });
+      }
+    }
+    await waitHealthy(consulUrl, new Map(SHOP.map((plan) => [plan.service, plan.instances])), processes, 90_000);
+    return {
+      consulUrl,
+      natsUrl,
+      postgres: `${pg.host}:${pg.port}`,
+      databaseUrls: { order: pg.url("order"), inventory: pg.url("inventory"), payment: pg.url("payment") },
+      pids: () => [...processes.map((each) => each.child.pid ?? 0), nats?.pid ?? 0, pg.pid].filter((pid) => pid > 0),
+      gatewayHttp: `http://${gatewayHttp}`,
+      instances,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { isAlive } from "@mesh/embedded";
+import { DEMO_PRODUCTS } from "@mesh/inventory";
+import { type LocalMesh, startLocalMesh } from "@mesh/local";
+import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
+import { OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkInvariants } from "./shop/invariants.ts";
+
+// The one-command local mesh, started through the same code as `npm start`: every service and sidecar as its own
+// process, consul-dev for discovery, a private nats-server and PostgreSQL.
+let mesh: LocalMesh;
+let dataDir: string;
+const output: string[] = [];
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "mesh-local-test-"));
+  mesh = await startLocalMesh({
+    dataDir,
+    reset: true,
+    gatewayPort: 0,
+    logLevel: "warn",
+    write: (line) => output.push(line),
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await mesh?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const gatewayGrpc = () => {
+  const inbound = mesh.instances.find((each) => each.service === "gateway")?.inbound;
+  return createClient(GatewayService, createGrpcTransport({ baseUrl: `http://${inbound}` }));
+};
+
+async function json(method: string, body: unknown) {
+  const response = await fetch(`${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe("the local mesh", () => {
+  it("places orders through the gateway with JSON over HTTP and with gRPC, and shows their whole saga", async () => {
+    const placed = await json("PlaceOrder", {
+      requestId: randomUUID(),
+      customerId: "alice",
+      lines: [{ productId: "sku-mug", quantity: 2 }],
+      cardNumber: "4242424242424242",
+      currency: "USD",
+    });
+    expect(placed.status).toBe(200);
+    const orderId = (placed.body.order as { orderId: string }).orderId;
+    const viaGrpc = await gatewayGrpc().placeOrder({
+      requestId: randomUUID(),
+      customerId: "bob",
+      lines: [{ productId: "sku-filter", quantity: 1 }],
+      cardNumber: "4000000000000002",
+      currency: "USD",
+    });
+    let view = await json("GetOrderView", { orderId });
+    for (let i = 0; i < 100 && (view.body.order as { status: string }).status !== "ORDER_STATUS_CONFIRMED"; i++) {
+      await sleep(100);
+      view = await json("GetOrderView", { orderId });
+    }
+    expect(view.body).toMatchObject({
+      order: { status: "ORDER_STATUS_CONFIRMED" },
+      payments: [{ status: "PAYMENT_STATUS_CAPTURED" }],
+      reservation: { status: "RESERVATION_STATUS_COMMITTED" },
+    });
+    const bad = await json("GetOrderView", { orderId: "not-a-uuid" });
+    expect(bad).toEqual({
+      status: 400,
+      body: { code: "invalid_argument", message: 'order_id must be a UUID, got "not-a-uuid"' },
+    });
+    expect(viaGrpc.order?.status).toBe(OrderStatus.PENDING);
+  });
+
+  it("loses no idempotent call when one inventory instance is killed under load", async () => {
+    const gateway = gatewayGrpc();
+    let failures = 0;
+    let calls = 0;
+    let running = true;
+    const load = (async () => {
+      while (running) {
+        await Promise.all(
+          Array.from({ length: 4 }, () =>
+            gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }).then(
+              () => calls++,
+              () => failures++,
+            ),
+          ),
+        );
+      }
+    })();
+    await sleep(500);
+    const victim = mesh.instances.find((each) => each.instance === "inventory-1");
+    victim?.processes[0]?.child.kill("SIGKILL");
+    await sleep(4000);
+    running = false;
+    await load;
+    expect(failures).toBe(0);
+    expect(calls).toBeGreaterThan(40);
+  }, 30_000);
+
+  it("keeps the saga invariants, then stops leaving no process behind", async () => {
+    const initialStock = new Map(DEMO_PRODUCTS.map((product) => [product.productId, product.available]));
+    let report = await checkInvariants(mesh.databaseUrls, initialStock);
+    for (let i = 0; i < 60 && report.violations.length; i++) {
+      await sleep(250);
+      report = await checkInvariants(mesh.databaseUrls, initialStock);
+    }
+    expect(report.violations).toEqual([]);
+    expect(report.orders.confirmed + report.orders.cancelled).toBeGreaterThanOrEqual(2);
+    const pids = mesh.pids();
+    await mesh.stop();
+    expect(pids.filter(isAlive)).toEqual([]);
+  }, 60_000);
+});
