@@ -1,8 +1,10 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { isAlive } from "@mesh/embedded";
@@ -15,7 +17,9 @@ import { checkInvariants } from "./shop/invariants.ts";
 
 // The one-command local mesh, started through the same code as `npm start`: every service and sidecar as its own
 // process, consul-dev for discovery, a private nats-server and PostgreSQL.
+const CLI = resolve(import.meta.dirname, "../deploy/cli/bin/mesh.js");
 let mesh: LocalMesh;
+let confirmedOrderId = "";
 let dataDir: string;
 const output: string[] = [];
 
@@ -60,6 +64,7 @@ describe("the local mesh", () => {
     });
     expect(placed.status).toBe(200);
     const orderId = (placed.body.order as { orderId: string }).orderId;
+    confirmedOrderId = orderId;
     const viaGrpc = await gatewayGrpc().placeOrder({
       requestId: randomUUID(),
       customerId: "bob",
@@ -67,8 +72,12 @@ describe("the local mesh", () => {
       cardNumber: "4000000000000002",
       currency: "USD",
     });
+    // The reservation is committed after the order is confirmed (inventory reacts to OrderConfirmed): wait for both.
+    const settled = (body: Record<string, unknown>) =>
+      (body.order as { status?: string } | undefined)?.status === "ORDER_STATUS_CONFIRMED" &&
+      (body.reservation as { status?: string } | undefined)?.status === "RESERVATION_STATUS_COMMITTED";
     let view = await json("GetOrderView", { orderId });
-    for (let i = 0; i < 100 && (view.body.order as { status: string }).status !== "ORDER_STATUS_CONFIRMED"; i++) {
+    for (let i = 0; i < 150 && !settled(view.body); i++) {
       await sleep(100);
       view = await json("GetOrderView", { orderId });
     }
@@ -111,6 +120,43 @@ describe("the local mesh", () => {
     expect(failures).toBe(0);
     expect(calls).toBeGreaterThan(40);
   }, 30_000);
+
+  it("answers the mesh CLI: services, calls through reflection, sidecar stats, saga timelines", async () => {
+    const mesh_ = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [CLI, ...args], {
+        env: { ...process.env, CONSUL_HTTP_ADDR: mesh.consulUrl },
+      }).then(
+        ({ stdout }) => ({ code: 0, stdout, stderr: "" }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    const listed = await mesh_("services");
+    expect(listed.stdout).toMatch(/^service\s+instance\s+address\s+health\s+serves/);
+    for (const service of ["gateway", "inventory", "order", "payment", "provider"])
+      expect(listed.stdout).toContain(`${service} `);
+    expect(listed.stdout).toMatch(/inventory\s+inventory-\S+\s+\S+\s+passing\s+shop\.inventory\.v1\.InventoryService/);
+
+    const called = await mesh_(
+      "call",
+      "shop.inventory.v1.InventoryService/GetStock",
+      '{"productIds":["sku-espresso"]}',
+      "-H",
+      "x-caller: test",
+    );
+    expect(JSON.parse(called.stdout)).toEqual({ stocks: [{ productId: "sku-espresso", available: "100" }] });
+
+    const stats = await mesh_("stats");
+    expect(stats.stdout).toMatch(/gateway-\S+\s+inventory\s+closed/);
+
+    const timeline = await mesh_("saga", confirmedOrderId);
+    expect(timeline.stdout).toContain(`order ${confirmedOrderId}: CONFIRMED`);
+    expect(timeline.stdout).toContain("shop.payment.completed");
+
+    const usage = await mesh_("call");
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("call needs <pkg.Service/Method>");
+    const unknown = await mesh_("call", "nope.v1.Nothing/Do", "{}");
+    expect(unknown.stderr).toMatch(/^mesh: no healthy instance serves nope\.v1\.Nothing; served now: /);
+  }, 60_000);
 
   it("keeps the saga invariants, then stops leaving no process behind", async () => {
     const initialStock = new Map(DEMO_PRODUCTS.map((product) => [product.productId, product.available]));

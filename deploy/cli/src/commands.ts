@@ -1,0 +1,145 @@
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { type CallOptions, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type Instance, instanceServing, listInstances } from "./consul.ts";
+import { reflectService } from "./reflection.ts";
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/** `mesh services`: every instance registered in Consul, with its health and the protobuf services it serves. */
+export async function services(): Promise<string> {
+  const instances = await listInstances();
+  if (instances.length === 0) return "no services registered";
+  return table(
+    ["service", "instance", "address", "health", "serves"],
+    instances.map((each) => [
+      each.service,
+      each.id,
+      `${each.address}:${each.port}`,
+      each.status,
+      each.grpcServices.join(","),
+    ]),
+  );
+}
+
+export interface CallRequest {
+  /** `package.Service/Method` */
+  method: string;
+  json: string;
+  /** Where to call (a sidecar's listener); default: a healthy instance serving the service, from Consul. */
+  target?: string;
+  headers: Record<string, string>;
+  deadlineMs?: number;
+}
+
+/** `mesh call`: a grpcurl-like call through reflection: JSON in, JSON out. */
+export async function call(request: CallRequest): Promise<string> {
+  const slash = request.method.lastIndexOf("/");
+  if (slash <= 0) throw new Error(`expected <package.Service>/<Method>, got "${request.method}"`);
+  const serviceName = request.method.slice(0, slash).replace(/^\//, "");
+  const methodName = request.method.slice(slash + 1);
+  let input: JsonValue;
+  try {
+    input = JSON.parse(request.json || "{}");
+  } catch (error) {
+    throw new Error(`the request is not JSON: ${(error as Error).message}`);
+  }
+  const target = request.target ?? (await targetFor(serviceName));
+  const { registry, service } = await reflectService(target, serviceName);
+  const method = service.methods.find((each) => each.name === methodName);
+  if (!method)
+    throw new Error(
+      `${serviceName} has no method ${methodName}; it has ${service.methods.map((m) => m.name).join(", ")}`,
+    );
+  const message = fromJson(method.input, input, { registry });
+  const client = createClient(service, createGrpcTransport({ baseUrl: `http://${target}` })) as unknown as Record<
+    string,
+    (input: unknown, options: CallOptions) => unknown
+  >;
+  const options: CallOptions = { headers: request.headers, timeoutMs: request.deadlineMs };
+  const invoke = client[method.localName];
+  if (!invoke) throw new Error(`cannot call ${methodName}`);
+  if (method.methodKind === "unary") {
+    return JSON.stringify(toJson(method.output, (await invoke(message, options)) as never, { registry }), null, 2);
+  }
+  if (method.methodKind === "server_streaming") {
+    const lines: string[] = [];
+    for await (const each of invoke(message, options) as AsyncIterable<never>)
+      lines.push(JSON.stringify(toJson(method.output, each, { registry })));
+    return lines.join("\n");
+  }
+  throw new Error(
+    `${methodName} is a ${method.methodKind.replace("_", "-")} method; mesh call makes unary and server-streaming calls`,
+  );
+}
+
+async function targetFor(serviceName: string): Promise<string> {
+  const instance: Instance = await instanceServing(serviceName);
+  return `${instance.address}:${instance.port}`;
+}
+
+interface ClusterView {
+  breaker: string;
+  endpoints: { address: string; outstanding: number; ejected: boolean }[];
+}
+
+/** `mesh stats`: each sidecar's upstreams: breaker state and endpoints, from its admin endpoint. */
+export async function stats(): Promise<string> {
+  const rows: string[][] = [];
+  for (const instance of await listInstances()) {
+    if (instance.adminPort === undefined) continue;
+    const admin = `http://${instance.address}:${instance.adminPort}`;
+    let clusters: Record<string, ClusterView>;
+    try {
+      clusters = (await (await fetch(`${admin}/clusters`)).json()) as Record<string, ClusterView>;
+    } catch {
+      rows.push([instance.id, "-", "admin unreachable", "-", "-"]);
+      continue;
+    }
+    for (const [upstream, view] of Object.entries(clusters)) {
+      const healthy = view.endpoints.filter((endpoint) => !endpoint.ejected).length;
+      const outstanding = view.endpoints.reduce((sum, endpoint) => sum + endpoint.outstanding, 0);
+      rows.push([instance.id, upstream, view.breaker, `${healthy}/${view.endpoints.length}`, String(outstanding)]);
+    }
+  }
+  return rows.length
+    ? table(["sidecar", "upstream", "breaker", "endpoints ok", "in flight"], rows)
+    : "no sidecar has upstreams";
+}
+
+interface TimelineStep {
+  time?: string;
+  trigger?: string;
+  toStatus?: string;
+  detail?: string;
+}
+
+/** `mesh saga <orderId>`: an order's saga, step by step. */
+export async function saga(orderId: string, target?: string): Promise<string> {
+  const json = await call({
+    method: "shop.order.v1.OrderService/GetOrder",
+    json: JSON.stringify({ orderId }),
+    target,
+    headers: {},
+  });
+  const order = (JSON.parse(json) as { order: { status: string; timeline?: TimelineStep[]; cancelReason?: string } })
+    .order;
+  const rows = (order.timeline ?? []).map((step) => [
+    step.time ?? "",
+    step.trigger ?? "",
+    (step.toStatus ?? "").replace("ORDER_STATUS_", ""),
+    step.detail ?? "",
+  ]);
+  const status = order.status.replace("ORDER_STATUS_", "");
+  return `order ${orderId}: ${status}${order.cancelReason ? ` (${order.cancelReason})` : ""}\n${table(["time", "trigger", "status", "detail"], rows)}`;
+}

@@ -1,0 +1,1 @@
+export { call, saga, services, stats } from "./commands.ts";

@@ -1,0 +1,76 @@
+import { parseArgs } from "node:util";
+import { call, saga, services, stats } from "./commands.ts";
+
+const USAGE = `usage: mesh <command> [options]
+
+  services                         instances and health, from Consul
+  call <pkg.Service/Method> [json] a call through reflection, JSON in and out
+       [--to host:port] [-H 'name: value']... [--deadline <ms>]
+  stats                            each sidecar's upstreams: breaker, endpoints, calls in flight
+  saga <orderId> [--to host:port]  an order's saga timeline
+
+Consul is found at CONSUL_HTTP_ADDR (default 127.0.0.1:8500), with CONSUL_HTTP_TOKEN if set.
+Without --to, calls go to a healthy instance (its sidecar's inbound listener) that serves the service.`;
+
+function headersFrom(values: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const value of values) {
+    const colon = value.indexOf(":");
+    if (colon <= 0) throw new Error(`-H expects 'name: value', got "${value}"`);
+    headers[value.slice(0, colon).trim().toLowerCase()] = value.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+async function run(argv: string[]): Promise<string> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      to: { type: "string" },
+      header: { type: "string", short: "H", multiple: true, default: [] },
+      deadline: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) return USAGE;
+  switch (command) {
+    case "services":
+      return services();
+    case "stats":
+      return stats();
+    case "call": {
+      const [method, json] = rest;
+      if (!method) throw new UsageError("call needs <pkg.Service/Method>");
+      const deadlineMs = values.deadline === undefined ? undefined : Number(values.deadline);
+      if (deadlineMs !== undefined && !(deadlineMs > 0))
+        throw new UsageError(`--deadline must be milliseconds, got "${values.deadline}"`);
+      return call({
+        method,
+        json: json ?? "{}",
+        target: values.to,
+        headers: headersFrom(values.header ?? []),
+        deadlineMs,
+      });
+    }
+    case "saga": {
+      const [orderId] = rest;
+      if (!orderId) throw new UsageError("saga needs <orderId>");
+      return saga(orderId, values.to);
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+class UsageError extends Error {}
+
+run(process.argv.slice(2)).then(
+  (output) => process.stdout.write(`${output}\n`),
+  (error: unknown) => {
+    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    console.error(`mesh: ${(error as Error).message}${usage ? `\n\n${USAGE}` : ""}`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);
