@@ -71,7 +71,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<Runni
   args.push("--ports_file_dir", options.dataDir);
   if (options.monitor) args.push("-m", "-1");
 
-  const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+  // A process group of its own: a Ctrl-C meant for the program that started it must not stop it under that
+  // program's feet; the program stops it (stop()) when it is done with it.
+  const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
   let output = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4096);

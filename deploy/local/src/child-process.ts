@@ -17,7 +17,12 @@ export function startProcess(
   env: NodeJS.ProcessEnv,
   write: (line: string) => void,
 ): ManagedProcess {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // A process group of its own: Ctrl-C reaches only the mesh runner, which then stops each process in order.
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const prefix = `[${name}] `;
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on("line", (line) => write(prefix + line));

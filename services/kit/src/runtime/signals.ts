@@ -9,8 +9,11 @@ export function runService(name: string, start: (log: Logger) => Promise<{ stop(
   const log = createLogger(name);
   start(log).then(
     (running) => {
+      let stopping = false;
       for (const signal of ["SIGTERM", "SIGINT"] as const) {
-        process.once(signal, () => {
+        process.on(signal, () => {
+          if (stopping) return;
+          stopping = true;
           log.info({ signal }, "stopping");
           running.stop().then(
             () => process.exit(0),
