@@ -317,7 +317,7 @@ describe("KV (§7)", () => {
     expect(await (await put("/v1/kv/web/foo?cas=0", "again")).json()).toBe(false);
     expect(await json("/v1/kv/web/?keys&separator=/")).toEqual(["web/foo", "web/subdir/"]);
     expect(await (await http("/v1/kv/web/foo?raw")).text()).toBe("baz");
-    expect((await consul.kv.get("web/foo")).Value).toBe("baz");
+    expect((await consul.kv.get("web/foo"))?.Value).toBe("baz");
     expect(await consul.kv.get("web/none")).toBeUndefined();
     expect((await put("/v1/kv/big", "x".repeat(600 * 1024))).status).toBe(413);
     expect((await put("/v1/kv/a%20b", "x")).status).toBe(400);
