@@ -14,6 +14,8 @@ JetStream (or NATS_URL), PostgreSQL with a database per service, and every servi
   --reset              wipe the data directory first
   --gateway-port <n>   the gateway's HTTP port (default 8080; 0 picks a free port)
   --log-level <level>  the services' log level (default warn; info shows every call and event)
+  --provider-failure-rate <0-1>
+                       make the simulated payment gateway fail that share of calls (watch the breaker: mesh stats)
   --help, -h           show this help`;
 
 function table(mesh: LocalMesh): string {
@@ -46,6 +48,7 @@ function table(mesh: LocalMesh): string {
     `       -d '{"requestId":"r-1","customerId":"alice","lines":[{"productId":"sku-mug","quantity":2}],"cardNumber":"4242424242424242","currency":"USD"}'`,
     `  curl -s -X POST ${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/GetOrderView -H 'content-type: application/json' -d '{"orderId":"<orderId>"}'`,
     `  curl -s ${mesh.consulUrl}/v1/health/service/inventory?passing`,
+    `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js services     (also: stats, saga <orderId>, call <pkg.Service/Method> <json>)`,
     "",
     "Ctrl-C stops the mesh.",
     "",
@@ -61,6 +64,7 @@ async function main() {
         reset: { type: "boolean", default: false },
         "gateway-port": { type: "string", default: "8080" },
         "log-level": { type: "string", default: "warn" },
+        "provider-failure-rate": { type: "string", default: "0" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -77,6 +81,13 @@ async function main() {
     console.error(`local mesh: --gateway-port must be a port number, got "${values["gateway-port"]}"`);
     return 2;
   }
+  const providerFailureRate = Number(values["provider-failure-rate"]);
+  if (!(providerFailureRate >= 0 && providerFailureRate <= 1)) {
+    console.error(
+      `local mesh: --provider-failure-rate must be between 0 and 1, got "${values["provider-failure-rate"]}"`,
+    );
+    return 2;
+  }
   process.stdout.write(
     "starting the mesh (the first start takes a little longer: PostgreSQL initialises its data)...\n",
   );
@@ -89,6 +100,7 @@ async function main() {
       natsUrl: process.env.NATS_URL || undefined,
       gatewayPort,
       logLevel: String(values["log-level"]),
+      providerFailureRate,
       write: (line) => process.stdout.write(`${line}\n`),
     });
   } catch (error) {

@@ -27,6 +27,8 @@ export interface LocalMeshOptions {
   write: (line: string) => void;
   /** A saga still PENDING this long is cancelled. */
   sagaTimeoutMs?: number;
+  /** Share (0-1) of the payment gateway's calls that fail with UNAVAILABLE: a drill for retries and breakers. */
+  providerFailureRate?: number;
 }
 
 export interface InstanceInfo {
@@ -131,6 +133,9 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       ...(outbound ? { SIDECAR_OUTBOUND: outbound } : {}),
       ...(plan.service === "order" && options.sagaTimeoutMs ? { SAGA_TIMEOUT_MS: String(options.sagaTimeoutMs) } : {}),
       ...(plan.service === "gateway" ? { GATEWAY_HTTP_PORT: gatewayHttp.split(":")[1] } : {}),
+      ...(plan.service === "provider" && options.providerFailureRate
+        ? { PROVIDER_FAILURE_RATE: String(options.providerFailureRate) }
+        : {}),
     });
 
     for (const plan of SHOP) {
