@@ -9,6 +9,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { isAlive } from "@mesh/embedded";
 import { DEMO_PRODUCTS } from "@mesh/inventory";
+import { steadyLoad } from "@mesh/kit/testing";
 import { type LocalMesh, startLocalMesh } from "@mesh/local";
 import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
@@ -96,28 +97,13 @@ describe("the local mesh", () => {
 
   it("loses no idempotent call when one inventory instance is killed under load", async () => {
     const gateway = gatewayGrpc();
-    let failures = 0;
-    let calls = 0;
-    let running = true;
-    const load = (async () => {
-      while (running) {
-        await Promise.all(
-          Array.from({ length: 4 }, () =>
-            gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }).then(
-              () => calls++,
-              () => failures++,
-            ),
-          ),
-        );
-      }
-    })();
+    const load = steadyLoad(() => gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }));
     await sleep(500);
     const victim = mesh.instances.find((each) => each.instance === "inventory-1");
     victim?.processes[0]?.child.kill("SIGKILL");
     await sleep(4000);
-    running = false;
-    await load;
-    expect(failures).toBe(0);
+    const { calls, failures, errors } = await load.stop();
+    expect({ failures, errors }).toEqual({ failures: 0, errors: [] });
     expect(calls).toBeGreaterThan(40);
   }, 30_000);
 

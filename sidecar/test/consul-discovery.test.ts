@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type RunningConsulDev, startConsulDev } from "@mesh/consul-dev";
 import { freePort } from "@mesh/embedded";
+import { steadyLoad } from "@mesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminJson, type ClustersView, echoClient, startTestSidecar, type TestSidecar } from "./harness.ts";
 
@@ -106,21 +107,7 @@ describe("discovery through consul-dev", () => {
 
   it("loses no idempotent call when an app is killed, stops using it, and uses it again once it is back", async () => {
     const echo = echoClient(caller.outbound);
-    let failures = 0;
-    let calls = 0;
-    let running = true;
-    const load = (async () => {
-      while (running) {
-        await Promise.all(
-          Array.from({ length: 4 }, () =>
-            echo.echo({ message: "steady" }, { timeoutMs: 5000 }).then(
-              () => calls++,
-              () => failures++,
-            ),
-          ),
-        );
-      }
-    })();
+    const load = steadyLoad(() => echo.echo({ message: "steady" }, { timeoutMs: 5000 }));
     const [victim] = instances as [Instance];
     await sleep(300);
     victim.app?.kill("SIGKILL");
@@ -130,9 +117,8 @@ describe("discovery through consul-dev", () => {
 
     await startApp(victim);
     await until(async () => (await healthyCount()) === 2 && (await callerEndpoints()) === 2);
-    running = false;
-    await load;
-    expect(failures).toBe(0);
+    const { calls, failures, errors } = await load.stop();
+    expect({ failures, errors }).toEqual({ failures: 0, errors: [] });
     expect(calls).toBeGreaterThan(50);
     expect(Object.keys(await spread(40)).sort()).toEqual(["a", "b"]);
   }, 60_000);

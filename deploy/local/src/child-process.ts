@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { createInterface } from "node:readline";
+import { terminate } from "@mesh/embedded";
 
 export interface ManagedProcess {
   readonly name: string;
   readonly child: ChildProcess;
+  /** The last lines it wrote, for error messages. */
+  lastLines(): string[];
   /** SIGTERM, then SIGKILL after graceMs; resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -24,8 +26,14 @@ export function startProcess(
     detached: true,
   });
   const prefix = `[${name}] `;
+  const recent: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on("line", (line) => write(prefix + line));
+    if (!stream) continue;
+    createInterface({ input: stream }).on("line", (line) => {
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      write(prefix + line);
+    });
   }
   child.on("exit", (code, signal) => {
     if (code !== 0 && signal !== "SIGTERM" && signal !== "SIGKILL")
@@ -34,13 +42,7 @@ export function startProcess(
   return {
     name,
     child,
-    async stop(graceMs = 10_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
+    lastLines: () => [...recent],
+    stop: (graceMs = 10_000) => terminate(child, graceMs),
   };
 }

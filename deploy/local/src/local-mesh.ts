@@ -55,7 +55,18 @@ export interface LocalMesh {
   stop(): Promise<void>;
 }
 
-const address = async () => `127.0.0.1:${await freePort()}`;
+/** Free ports, each handed out once: the kernel may offer a just-released port again to the next caller. */
+function portAllocator() {
+  const given = new Set<number>();
+  return async () => {
+    for (;;) {
+      const port = await freePort();
+      if (given.has(port)) continue;
+      given.add(port);
+      return `127.0.0.1:${port}`;
+    }
+  };
+}
 const node = process.execPath;
 
 async function buildDescriptors(dataDir: string): Promise<string> {
@@ -96,6 +107,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
   // PostgreSQL runs as its own user when started as root; it must be able to enter the data directory.
   await chmod(options.dataDir, 0o755);
   const processes: ManagedProcess[] = [];
+  const address = portAllocator();
   let consul: RunningConsulDev | undefined;
   let nats: RunningNatsServer | undefined;
   let postgres: RunningPostgres | undefined;
@@ -121,7 +133,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       databases: ["order", "inventory", "payment"],
     });
     const pg = postgres;
-    const gatewayHttp = `127.0.0.1:${options.gatewayPort || (await freePort())}`;
+    const gatewayHttp = options.gatewayPort ? `127.0.0.1:${options.gatewayPort}` : await address();
 
     const instances: InstanceInfo[] = [];
     const env = (plan: ServicePlan, app: string, outbound?: string): NodeJS.ProcessEnv => ({

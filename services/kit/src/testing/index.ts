@@ -1,2 +1,3 @@
 export { type EchoServer, type ForcedBehaviour, startEchoServer } from "./echo-server.ts";
+export { type SteadyLoad, steadyLoad } from "./steady-load.ts";
 export { createTestDatabase } from "./test-database.ts";
