@@ -108,6 +108,16 @@ describe("hostile input", () => {
     expect(path.headers["grpc-message"]).toBe('malformed method path "/no.method.path"');
   });
 
+  it("refuses oversized headers itself, so the app's connection (shared by every call) stays up", async () => {
+    const flood = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-flood-${i}`, "v".repeat(100)]));
+    const echo = echoClient(inbound.inbound);
+    const steady = Promise.all(Array.from({ length: 20 }, () => echo.echo({ message: "ok", delayMs: 50 })));
+    const { headers } = await h2Request(inbound.inbound, { ...grpcHeaders, ...flood }, frame(0));
+    expect(headers["grpc-status"]).toBe(String(Code.ResourceExhausted));
+    expect(String(headers["grpc-message"])).toMatch(/^request headers of \d+ bytes exceed the limit of 8192 bytes$/);
+    expect((await steady).map((reply) => reply.message)).toEqual(Array(20).fill("ok"));
+  });
+
   it("survives a flood of streams that are opened and reset at once", async () => {
     const session = connectHttp2(`http://${outbound.outbound}`);
     session.on("error", () => {});

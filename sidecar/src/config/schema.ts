@@ -176,6 +176,9 @@ export const configSchema = z.strictObject({
         .default(64 * 1024),
       connectTimeoutMs: ms.min(1).default(1000),
       maxConcurrentStreams: z.number().int().min(1).default(1000),
+      /** Request headers larger than this (HTTP/2 header list size) are refused: gRPC servers' own limit is 8 KiB,
+       * and a peer that exceeds it closes the whole connection, failing every call multiplexed on it. */
+      maxHeaderListBytes: z.number().int().min(1024).default(8192),
     })
     .prefault({}),
   /** Discovery and registration through a Consul agent (CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN override). */

@@ -43,7 +43,7 @@ export function createOutboundListener(deps: OutboundDeps): H2cServer {
   };
 
   const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    const request = readGrpcRequest(headers);
+    const request = readGrpcRequest(headers, deps.config.limits.maxHeaderListBytes);
     if (isProblem(request)) return rejectRequest(stream, request);
     const upstream = deps.router.route(request.service, headerValue(headers, ":authority"));
     const cluster = upstream ? deps.clusters.get(upstream) : undefined;

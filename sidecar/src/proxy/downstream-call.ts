@@ -22,6 +22,8 @@ export interface DownstreamLimits {
 export class DownstreamCall {
   /** Aborted when the caller resets or abandons the call. */
   readonly cancelled = new AbortController();
+  /** Aborted when the proxy answered the caller itself, so nothing upstream is needed any more. */
+  readonly answered = new AbortController();
   private readonly buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private overflowed = false;
@@ -149,6 +151,8 @@ export class DownstreamCall {
     if (this.finished || this.committed) return;
     this.finished = true;
     this.sink = undefined;
+    // An attempt still waiting on the upstream (a truncated or oversized request) must not hold its stream open.
+    this.answered.abort();
     if (this.stream.destroyed) return;
     this.stream.respond({ ":status": 200, ...headers }, { endStream: true });
     // The caller may still be sending; take and drop the rest so flow control cannot stall the connection.

@@ -21,8 +21,28 @@ export interface RequestProblem {
 
 const PATH = /^\/([A-Za-z_][\w.]*)\/([A-Za-z_]\w*)$/;
 
+/** The HTTP/2 header list size (RFC 9113, 6.5.2): each field's name and value plus 32 bytes. */
+function headerListBytes(headers: IncomingHttpHeaders): number {
+  let size = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    for (const each of Array.isArray(value) ? value : [value ?? ""]) size += name.length + String(each).length + 32;
+  }
+  return size;
+}
+
 /** Checks that a stream is a gRPC call and reads its routing facts, or says precisely what is wrong with it. */
-export function readGrpcRequest(headers: IncomingHttpHeaders): GrpcRequest | RequestProblem {
+export function readGrpcRequest(
+  headers: IncomingHttpHeaders,
+  maxHeaderListBytes: number,
+): GrpcRequest | RequestProblem {
+  const size = headerListBytes(headers);
+  if (size > maxHeaderListBytes) {
+    return {
+      httpStatus: 200,
+      code: Status.RESOURCE_EXHAUSTED,
+      message: `request headers of ${size} bytes exceed the limit of ${maxHeaderListBytes} bytes`,
+    };
+  }
   const contentType = headerValue(headers, "content-type") ?? "";
   if (!contentType.startsWith("application/grpc")) {
     const got = contentType ? `"${contentType}"` : "none";
