@@ -39,6 +39,8 @@ export interface InstanceInfo {
   outbound?: string;
   admin: string;
   processes: ManagedProcess[];
+  /** Starts the app again (after it was stopped or killed) on the same port, with the same environment. */
+  restartApp(): Promise<void>;
 }
 
 export interface LocalMesh {
@@ -167,7 +169,9 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
         const configPath = join(options.dataDir, "sidecars", `${name}.json`);
         await writeFile(configPath, JSON.stringify(sidecarConfig, null, 2));
         const main = join(ROOT, "services", plan.service, "src/main.ts");
-        const appProcess = startProcess(name, node, ["--import", "tsx", main], env(plan, app, outbound), options.write);
+        const startApp = () =>
+          startProcess(name, node, ["--import", "tsx", main], env(plan, app, outbound), options.write);
+        const appProcess = startApp();
         const sidecarProcess = startProcess(
           `${name} sidecar`,
           node,
@@ -176,7 +180,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
           options.write,
         );
         processes.push(appProcess, sidecarProcess);
-        instances.push({
+        const instance: InstanceInfo = {
           service: plan.service,
           instance: name,
           app,
@@ -184,7 +188,15 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
           outbound,
           admin,
           processes: [appProcess, sidecarProcess],
-        });
+          async restartApp() {
+            const old = instance.processes[0] as ManagedProcess;
+            await old.stop(1000);
+            const fresh = startApp();
+            processes[processes.indexOf(old)] = fresh;
+            instance.processes[0] = fresh;
+          },
+        };
+        instances.push(instance);
       }
     }
     await waitHealthy(consulUrl, new Map(SHOP.map((plan) => [plan.service, plan.instances])), processes, 90_000);
