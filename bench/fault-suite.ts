@@ -95,7 +95,7 @@ try {
     "",
     "Order runs as one instance in the local mesh: while it is down, new orders cannot be placed (the sidecar answers",
     "UNAVAILABLE at once, `stream refused before processing`); no placed order is lost. Orders cancelled here are",
-    "payments given up while the gateway provider was down, or sagas past their deadline: each fully compensated.",
+    "payments given up while the payment provider was down, or sagas past their deadline: each fully compensated.",
     "",
     `Saga invariants after the suite: ${verdict}.`,
     `Processes left after the mesh stopped: ${leaked.length === 0 ? "none" : leaked.join(", ")}.`,
