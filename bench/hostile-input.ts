@@ -7,7 +7,7 @@
 // The sidecar and the gateway run as processes of their own (the sidecar from its bundle), so a crash is visible.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect as connectHttp2, constants } from "node:http2";
 import { connect as connectTcp, type Socket } from "node:net";
 import { cpus, tmpdir } from "node:os";
@@ -18,34 +18,13 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { freePort } from "@mesh/embedded";
 import { startEchoServer, steadyLoad } from "@mesh/kit/testing";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { rssMiB, waitForPort } from "./process-probes.ts";
 
 const quick = process.argv.includes("--quick");
 const ROUNDS = quick ? 200 : 2000;
 const IDLE_CONNECTIONS = quick ? 200 : 1000;
 const ROOT = resolve(import.meta.dirname, "..");
 const PATH = "/mesh.echo.v1.EchoService/Echo";
-
-function waitForPort(port: number) {
-  return (async () => {
-    for (let i = 0; i < 200; i++) {
-      const ok = await new Promise<boolean>((done) => {
-        const socket = connectTcp(port, "127.0.0.1", () => {
-          socket.destroy();
-          done(true);
-        });
-        socket.on("error", () => done(false));
-      });
-      if (ok) return;
-      await sleep(50);
-    }
-    throw new Error(`nothing listens on ${port}`);
-  })();
-}
-
-async function rssMiB(pid: number) {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 /** Sends bytes on a fresh connection and waits for the far side to close it (or a short timeout). */
 function rawSend(port: number, bytes: Buffer): Promise<void> {
@@ -133,7 +112,7 @@ async function main() {
       },
     });
     children.push(sidecar, gateway);
-    await Promise.all([waitForPort(inbound), waitForPort(gatewayHttp)]);
+    await Promise.all([waitForPort(`127.0.0.1:${inbound}`), waitForPort(`127.0.0.1:${gatewayHttp}`)]);
     const pids = { sidecar: sidecar.pid as number, gateway: gateway.pid as number };
     const rssBefore = { sidecar: await rssMiB(pids.sidecar), gateway: await rssMiB(pids.gateway) };
     const peak = { ...rssBefore };

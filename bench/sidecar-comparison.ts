@@ -11,13 +11,13 @@ import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { findExecutable, freePort } from "@mesh/embedded";
 import { EchoRequestSchema, EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { rssMiB, waitForPort } from "./process-probes.ts";
 
 const quick = process.argv.includes("--quick");
 const ROOT = resolve(import.meta.dirname, "..");
@@ -59,23 +59,6 @@ function pinned(name: string, command: string, args: string[], env: NodeJS.Proce
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
   });
   return { name, child };
-}
-
-async function waitForPort(address: string) {
-  const [host, port] = address.split(":") as [string, string];
-  const { connect } = await import("node:net");
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((done) => {
-      const socket = connect(Number(port), host, () => {
-        socket.destroy();
-        done(true);
-      });
-      socket.on("error", () => done(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on ${address}`);
 }
 
 async function startSidecar(work: string, name: string, config: string, listens: string) {
@@ -123,11 +106,6 @@ function cpuTicks(pid: number): Promise<number> {
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return Number(fields[11]) + Number(fields[12]); // utime + stime
   });
-}
-
-async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 interface LoadResult {

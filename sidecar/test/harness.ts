@@ -1,10 +1,9 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { descriptorSet } from "@mesh/kit";
 import { type EchoServer, startEchoServer } from "@mesh/kit/testing";
 import { EchoService, file_mesh_echo_v1_echo } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { pino } from "pino";
@@ -17,7 +16,7 @@ export const ECHO_SERVICE = "mesh.echo.v1.EchoService";
 
 /** The echo contract as a serialized FileDescriptorSet, as `buf build -o` would write it. */
 export function echoDescriptorSet(): Uint8Array {
-  return toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [file_mesh_echo_v1_echo.proto] }));
+  return descriptorSet([file_mesh_echo_v1_echo]);
 }
 
 export interface TestSidecar {

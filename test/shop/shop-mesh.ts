@@ -1,12 +1,11 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type RunningNatsServer, startNatsServer, startPostgres } from "@mesh/embedded";
 import { startInventory } from "@mesh/inventory";
+import { descriptorSet } from "@mesh/kit";
 import { startOrder } from "@mesh/order";
 import { startPayment } from "@mesh/payment";
 import { file_shop_inventory_v1_inventory, InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
@@ -20,24 +19,9 @@ import { pino } from "pino";
 // The shop on real parts: a private nats-server, one PostgreSQL database per service, the gateway-less services
 // in process, and sidecars between them (order -> inventory, payment -> provider) on free loopback ports.
 
-function withDependencies(files: DescFile[]): DescFile[] {
-  const all = new Map<string, DescFile>();
-  const visit = (file: DescFile) => {
-    if (all.has(file.proto.name)) return;
-    file.dependencies.forEach(visit);
-    // Dependencies first: a descriptor set lists files in the order they can be built.
-    all.set(file.proto.name, file);
-  };
-  files.forEach(visit);
-  return [...all.values()];
-}
-
 function shopCatalog(): MethodCatalog {
   const catalog = new MethodCatalog();
-  const set = create(FileDescriptorSetSchema, {
-    file: withDependencies([file_shop_inventory_v1_inventory, file_shop_payment_v1_provider]).map((file) => file.proto),
-  });
-  catalog.addDescriptorSet(toBinary(FileDescriptorSetSchema, set));
+  catalog.addDescriptorSet(descriptorSet([file_shop_inventory_v1_inventory, file_shop_payment_v1_provider]));
   return catalog;
 }
 

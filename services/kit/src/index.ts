@@ -11,12 +11,14 @@ export {
   type ServiceImplementation,
   type UnaryHandler,
 } from "./grpc/handlers.ts";
-export { isRequestStreaming, isResponseStreaming, methodPath, serviceDefinition } from "./grpc/method-definition.ts";
+export { serviceDefinition } from "./grpc/method-definition.ts";
 export { type GrpcServerOptions, type RunningGrpcServer, startGrpcServer } from "./grpc/server.ts";
 export { ServiceError } from "./grpc/service-error.ts";
 export { HealthRegistry, OVERALL, ServingStatus } from "./health/health-registry.ts";
 export { createLogger, type Logger } from "./logging/logger.ts";
+export { descriptorSet } from "./reflection/descriptor-set.ts";
 export { callerEnv, EnvConfigError, readEnv, serviceEnv } from "./runtime/env-config.ts";
+export { isUuid } from "./runtime/identifiers.ts";
 export { meshClient } from "./runtime/mesh-client.ts";
 export {
   type RunningService,

@@ -80,7 +80,7 @@ export function createInboundListener(deps: InboundDeps): H2cServer {
   const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     const request = readGrpcRequest(headers, deps.limits.maxHeaderListBytes);
     if (isProblem(request)) return rejectRequest(stream, request);
-    const call = new DownstreamCall(stream, headers, deps.limits);
+    const call = new DownstreamCall(stream, deps.limits);
     if (deps.draining()) return call.refuse();
     trackCall(deps, "inbound", APP, request, () => forward(call, request, headers));
   };

@@ -51,7 +51,7 @@ export function createOutboundListener(deps: OutboundDeps): H2cServer {
       const message = `no upstream serves ${request.service} (list it under upstreams.<name>.services)`;
       return rejectRequest(stream, { httpStatus: 200, code: Status.UNIMPLEMENTED, message });
     }
-    const call = new DownstreamCall(stream, headers, deps.config.limits);
+    const call = new DownstreamCall(stream, deps.config.limits);
     const outbound = {
       call,
       request,

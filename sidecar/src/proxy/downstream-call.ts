@@ -1,4 +1,4 @@
-import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { GrpcFrameMeter } from "./grpc-frames.ts";
 import { encodeGrpcMessage } from "./grpc-status.ts";
 
@@ -38,7 +38,6 @@ export class DownstreamCall {
 
   constructor(
     readonly stream: ServerHttp2Stream,
-    readonly headers: IncomingHttpHeaders,
     private readonly limits: DownstreamLimits,
   ) {
     this.meter = new GrpcFrameMeter(limits.maxMessageBytes, "request");

@@ -1,4 +1,3 @@
-import { isIPv4 } from "node:net";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { field, numberField, RequestError, stringField, stringMap } from "../http/fields.ts";
 import type { AgentState } from "./agent-state.ts";
@@ -106,7 +105,6 @@ function checkObjects(body: unknown): unknown[] {
 }
 
 export interface RegisterResult {
-  instance: ServiceInstance;
   checks: Check[];
   removedChecks: Check[];
 }
@@ -179,14 +177,10 @@ export function registerService(
   const removedChecks = replaceExistingChecks ? state.checksOf(id).filter((check) => !listed.has(check.checkId)) : [];
   for (const check of removedChecks) state.checks.delete(check.checkId);
   for (const check of state.checksOf(id)) check.serviceTags = tags;
-  return { instance, checks, removedChecks };
+  return { checks, removedChecks };
 }
 
 export const DEFAULT_LIMITS: RegistrationLimits = { minDeregisterMs: MIN_DEREGISTER_MS };
-
-export function checkTypeName(check: Check): string {
-  return check.definition.type;
-}
 
 export function intervalOf(check: Check): string {
   return "intervalMs" in check.definition ? formatDuration(check.definition.intervalMs) : "";
@@ -195,5 +189,3 @@ export function intervalOf(check: Check): string {
 export function timeoutOf(check: Check): string {
   return "timeoutMs" in check.definition ? formatDuration(check.definition.timeoutMs) : "";
 }
-
-export { isIPv4 };

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { isUuid } from "@mesh/kit";
 import type { GatewayService, GetOrderViewResponseSchema } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import type { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import type { OrderService } from "@mesh/proto/shop/order/v1/order_pb";
@@ -11,7 +12,6 @@ export interface Backends {
   payment: Client<typeof PaymentService>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BACKEND_TIMEOUT_MS = 3000;
 
 /** What a failed part of the order view looks like to the caller: which part, the status name and message. */
@@ -38,7 +38,7 @@ export function gatewayService(backends: Backends): ServiceImpl<typeof GatewaySe
     },
 
     async getOrderView(request) {
-      if (!UUID.test(request.orderId)) {
+      if (!isUuid(request.orderId)) {
         throw new ConnectError(`order_id must be a UUID, got "${request.orderId}"`, Code.InvalidArgument);
       }
       const options = { timeoutMs: BACKEND_TIMEOUT_MS };

@@ -1,5 +1,6 @@
 import { createRegistry, type DescFile, type DescService, type Registry, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { withDependencies } from "./descriptor-set.ts";
 
 /** The files behind a set of services, with their dependencies, searchable the way reflection clients ask. */
 export class DescriptorIndex {
@@ -49,18 +50,8 @@ export class DescriptorIndex {
   }
 }
 
-function withDependencies(files: readonly DescFile[]): DescFile[] {
-  const seen = new Map<string, DescFile>();
-  const visit = (file: DescFile) => {
-    if (seen.has(file.proto.name)) return;
-    seen.set(file.proto.name, file);
-    file.dependencies.forEach(visit);
-  };
-  files.forEach(visit);
-  return [...seen.values()];
-}
-
 /** The file first, then every file it depends on, so a client can build the descriptors from one answer. */
 function serialized(file: DescFile): Uint8Array[] {
-  return withDependencies([file]).map((each) => toBinary(FileDescriptorProtoSchema, each.proto));
+  const dependencies = withDependencies([file]).filter((each) => each !== file);
+  return [file, ...dependencies].map((each) => toBinary(FileDescriptorProtoSchema, each.proto));
 }

@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, ConnectError } from "@connectrpc/connect";
 import { status } from "@grpc/grpc-js";
-import { enqueueEvent, implement, type ServiceContext, ServiceError, transaction } from "@mesh/kit";
+import { enqueueEvent, implement, isUuid, type ServiceContext, ServiceError, transaction } from "@mesh/kit";
 import { OrderCreatedSchema } from "@mesh/proto/shop/events/v1/events_pb";
 import type { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import { OrderService, OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
@@ -24,7 +24,6 @@ const STATUS: Record<OrderState, OrderStatus> = {
 const STATE_OF = new Map<OrderStatus, OrderState>(
   Object.entries(STATUS).map(([state, value]) => [value, state as OrderState]),
 );
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const money = (amountMinor: number, currency: string) => ({ amountMinor: BigInt(amountMinor), currency });
 
@@ -172,7 +171,7 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
     },
 
     async getOrder(request) {
-      if (!UUID.test(request.orderId))
+      if (!isUuid(request.orderId))
         throw new ServiceError(status.INVALID_ARGUMENT, `order_id must be a UUID, got "${request.orderId}"`);
       const fork = em();
       const order = await fork.findOne(Order, { orderId: request.orderId });
@@ -210,7 +209,7 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
     },
 
     async cancelOrder(request, call) {
-      if (!UUID.test(request.orderId))
+      if (!isUuid(request.orderId))
         throw new ServiceError(status.INVALID_ARGUMENT, `order_id must be a UUID, got "${request.orderId}"`);
       const traceparent = call.metadata.get("traceparent")[0]?.toString();
       const order = await transaction(context, (tx) =>

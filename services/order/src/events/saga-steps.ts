@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { enqueueFollowUp, handleEvent } from "@mesh/kit";
+import { enqueueFollowUp, handleEvent, isUuid } from "@mesh/kit";
 import {
   InventoryRejectedSchema,
   InventoryReleasedSchema,
@@ -63,14 +63,12 @@ export async function applySagaInput(
   return order;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A consumer that turns one event type into a saga input for the order it names. */
 function sagaConsumer<Desc extends DescMessage>(schema: Desc, toInput: (message: MessageShape<Desc>) => SagaInput) {
   return handleEvent(schema, async (em, message, event) => {
     // Every saga event names its order in field order_id.
     const orderId = (message as unknown as { orderId: string }).orderId;
-    if (!UUID.test(orderId)) return; // not one of ours: nothing to apply
+    if (!isUuid(orderId)) return; // not one of ours: nothing to apply
     await applySagaInput(em, orderId, toInput(message), {
       trigger: event.subject,
       eventId: event.id,

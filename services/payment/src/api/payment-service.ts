@@ -1,6 +1,6 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
-import { implement, type ServiceContext, ServiceError, transaction } from "@mesh/kit";
+import { implement, isUuid, type ServiceContext, ServiceError, transaction } from "@mesh/kit";
 import { PaymentService, PaymentStatus } from "@mesh/proto/shop/payment/v1/payment_pb";
 import { LockMode } from "@mikro-orm/postgresql";
 import { Payment } from "../db/entities.ts";
@@ -26,13 +26,11 @@ export const paymentView = (payment: Payment) => ({
   updateTime: timestampFromDate(payment.updatedAt),
 });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** shop.payment.v1.PaymentService over the payment database. */
 export function paymentService(context: ServiceContext, provider: ProviderClient) {
   return implement(PaymentService, {
     async getPayment(request) {
-      if (!UUID.test(request.paymentId))
+      if (!isUuid(request.paymentId))
         throw new ServiceError(status.INVALID_ARGUMENT, `payment_id must be a UUID, got "${request.paymentId}"`);
       const payment = await context.orm.em.fork().findOne(Payment, { paymentId: request.paymentId });
       if (!payment) throw new ServiceError(status.NOT_FOUND, `no payment ${request.paymentId}`);
@@ -48,7 +46,7 @@ export function paymentService(context: ServiceContext, provider: ProviderClient
     },
 
     async refund(request) {
-      if (!UUID.test(request.paymentId))
+      if (!isUuid(request.paymentId))
         throw new ServiceError(status.INVALID_ARGUMENT, `payment_id must be a UUID, got "${request.paymentId}"`);
       return transaction(context, async (em) => {
         const payment = await em.findOne(
