@@ -127,3 +127,30 @@ describe("retries", () => {
     expect(servers.reduce((sum, server) => sum + total(server, "Echo"), 0)).toBe(1);
   });
 });
+
+describe("held responses", () => {
+  it("retries an idempotent call whose upstream dies after sending data but before its trailers", async () => {
+    const { createServer, constants } = await import("node:http2");
+    let broken = 0;
+    // An upstream that answers with headers and a message, then resets the stream: no trailers, no status.
+    const dying = createServer((_request, response) => {
+      broken++;
+      response.stream.respond({ ":status": 200, "content-type": "application/grpc" });
+      response.stream.write(Buffer.from([0, 0, 0, 0, 0]));
+      setImmediate(() => response.stream.close(constants.NGHTTP2_INTERNAL_ERROR));
+    });
+    await new Promise<void>((resolve) => dying.listen(0, "127.0.0.1", resolve));
+    servers = await startEchoServers(1);
+    const address = `127.0.0.1:${(dying.address() as { port: number }).port}`;
+    sidecar = await startTestSidecar({
+      upstreams: echoUpstream([{ address }, ...servers], { outlierDetection: { consecutiveFailures: 1000 } }),
+    });
+    try {
+      const echo = echoClient(sidecar.outbound);
+      for (let i = 0; i < 10; i++) expect((await echo.echo({ message: "whole" })).message).toBe("whole");
+      expect(broken).toBeGreaterThan(0);
+    } finally {
+      dying.close();
+    }
+  });
+});

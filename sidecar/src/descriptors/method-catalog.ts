@@ -7,6 +7,7 @@ export type Idempotency = "no_side_effects" | "idempotent" | "unknown";
 /** Each method's idempotency level, from the descriptor sets the sidecar is given (`buf build -o image.binpb`). */
 export class MethodCatalog {
   private readonly levels = new Map<string, Idempotency>();
+  private readonly unaryResponses = new Set<string>();
   readonly services = new Set<string>();
 
   /** Adds every service of a serialized FileDescriptorSet. */
@@ -16,7 +17,9 @@ export class MethodCatalog {
       for (const service of file.services) {
         this.services.add(service.typeName);
         for (const method of service.methods) {
-          this.levels.set(`/${service.typeName}/${method.name}`, levelName(method.idempotency));
+          const path = `/${service.typeName}/${method.name}`;
+          this.levels.set(path, levelName(method.idempotency));
+          if (method.methodKind === "unary" || method.methodKind === "client_streaming") this.unaryResponses.add(path);
         }
       }
     }
@@ -25,6 +28,11 @@ export class MethodCatalog {
   /** The idempotency of a method path (`/package.Service/Method`); unknown methods are never assumed safe. */
   idempotency(path: string): Idempotency {
     return this.levels.get(path) ?? "unknown";
+  }
+
+  /** Whether a method answers with one message (so its response can be held whole); false when unknown. */
+  answersOnce(path: string): boolean {
+    return this.unaryResponses.has(path);
   }
 
   static async load(paths: readonly string[]): Promise<MethodCatalog> {

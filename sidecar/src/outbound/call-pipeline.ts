@@ -25,6 +25,8 @@ export interface OutboundCall {
   cluster: Cluster;
   policy: MethodPolicy;
   idempotency: Idempotency;
+  /** Response bytes held until complete, so a retry stays possible (0 for streaming or unknown methods). */
+  holdResponseBytes: number;
 }
 
 export interface PipelineDeps {
@@ -120,7 +122,7 @@ async function attemptUntilDone(
 }
 
 async function attemptOn(
-  { call, cluster, request, headers }: OutboundCall,
+  { call, cluster, request, headers, holdResponseBytes }: OutboundCall,
   endpoint: Endpoint,
   attempt: number,
   deadline: Deadline,
@@ -143,6 +145,7 @@ async function attemptOn(
       signal,
       target: `${cluster.name} (${endpoint.address})`,
       commitHeaders: (response) => (attempt > 1 ? { ...response, "x-mesh-attempts": String(attempt) } : response),
+      holdResponseBytes,
     });
   } finally {
     endpoint.outstanding--;

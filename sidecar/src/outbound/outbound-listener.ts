@@ -59,6 +59,7 @@ export function createOutboundListener(deps: OutboundDeps): H2cServer {
       cluster,
       policy: policyFor(upstream, request.service, request.method),
       idempotency: deps.catalog.idempotency(request.path),
+      holdResponseBytes: deps.catalog.answersOnce(request.path) ? deps.config.limits.retryBufferBytes : 0,
     };
     trackCall(deps, "outbound", upstream, request, () => proxyOutbound(outbound, deps));
   };

@@ -21,6 +21,11 @@ export interface AttemptRequest {
   target: string;
   /** Turns the upstream's response headers into what the caller gets, when the response commits. */
   commitHeaders: (headers: OutgoingHttpHeaders) => OutgoingHttpHeaders;
+  /**
+   * Response bytes to hold back until the upstream's trailers arrive (0: relay at once). A unary response held
+   * whole reaches the caller only once it is complete, so an upstream that dies mid-response can still be retried.
+   */
+  holdResponseBytes?: number;
 }
 
 /** An attempt's outcome, with the upstream's own headers when it answered without sending data. */
@@ -101,9 +106,22 @@ export function runAttempt(request: AttemptRequest): Promise<AttemptResult> {
       if (headers["grpc-status"] !== undefined) trailers = headers;
       else responseHeaders = headers;
     });
+    const held: Buffer[] = [];
+    let heldBytes = 0;
+    const commit = () => {
+      call.commit(request.commitHeaders(endToEndHeaders(responseHeaders ?? {})));
+      for (const chunk of held.splice(0)) call.write(chunk);
+    };
     upstream.on("data", (chunk: Buffer) => {
       if (settled) return;
-      if (!call.committed) call.commit(request.commitHeaders(endToEndHeaders(responseHeaders ?? {})));
+      if (!call.committed) {
+        heldBytes += chunk.length;
+        if (heldBytes <= (request.holdResponseBytes ?? 0)) {
+          held.push(chunk);
+          return;
+        }
+        commit();
+      }
       if (!call.write(chunk)) {
         upstream.pause();
         call.stream.once("drain", () => upstream.resume());
@@ -119,6 +137,9 @@ export function runAttempt(request: AttemptRequest): Promise<AttemptResult> {
       if (settled) return;
       if (trailers) {
         const { code, message } = statusOf(trailers);
+        // A held response that ended well goes to the caller now; one that failed is answered (or retried) as if
+        // no message had come: gRPC clients drop a unary call's message when its status is an error.
+        if (!call.committed && held.length > 0 && code === Status.OK) commit();
         if (call.committed) {
           call.finish(endToEndHeaders(trailers));
           settle({ code, message, committed: true, neverProcessed: false, transportFailure: false, cancelled: false });
