@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { DEMO_PRODUCTS } from "@mesh/inventory";
 import { ReservationStatus } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import { type Order, OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
 import { PaymentStatus } from "@mesh/proto/shop/payment/v1/payment_pb";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { checkInvariants } from "./invariants.ts";
 import { type ShopMesh, startShopMesh } from "./shop-mesh.ts";
 
@@ -145,6 +146,26 @@ describe("the order saga", () => {
       expect(order.status).toBe(OrderStatus.CANCELLED);
       expect(order.cancelReason).toBe("saga deadline passed");
     } finally {
+      shop.provider.behaviour.latencyMs = 0;
+    }
+  }, 30_000);
+
+  it("keeps saga deadlines on the database's clock: a service clock that jumps an hour neither cancels nor delays", async () => {
+    // The gateway answers after 1.5 s, well within the deadline; the saga must confirm although the clock of the
+    // process running order jumps an hour ahead meanwhile (a clock step, or an instance whose clock is off).
+    shop.provider.behaviour.latencyMs = 1500;
+    vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+    try {
+      const placed = await place([{ productId: "sku-mug", quantity: 1 }]);
+      vi.setSystemTime(vi.getRealSystemTime() + 3_600_000);
+      expect((await settled(placed.orderId)).status).toBe(OrderStatus.CONFIRMED);
+      // Placed while the clock is an hour ahead: its deadline is still SAGA_TIMEOUT_MS from now, real time.
+      const skewed = await place([{ productId: "sku-mug", quantity: 1 }]);
+      const deadlineMs = timestampDate(skewed.sagaDeadline as Timestamp).getTime();
+      expect(Math.abs(deadlineMs - (vi.getRealSystemTime() + SAGA_TIMEOUT_MS))).toBeLessThan(2000);
+      await settled(skewed.orderId);
+    } finally {
+      vi.useRealTimers();
       shop.provider.behaviour.latencyMs = 0;
     }
   }, 30_000);

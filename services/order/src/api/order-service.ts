@@ -25,6 +25,18 @@ const STATE_OF = new Map<OrderStatus, OrderState>(
   Object.entries(STATUS).map(([state, value]) => [value, state as OrderState]),
 );
 
+/**
+ * The saga's deadline on the database's clock, which every order instance shares: an instance whose own clock is
+ * off (or jumps) neither cancels sagas early nor lets them run late. The sweeper compares with the same clock.
+ */
+async function databaseDeadline(em: EntityManager, timeoutMs: number): Promise<Date> {
+  // em.execute runs inside the transaction (on its connection); getConnection() would take a second one.
+  const [row] = await em.execute<{ deadline: Date }[]>("select now() + make_interval(secs => ?) as deadline", [
+    timeoutMs / 1000,
+  ]);
+  return (row as { deadline: Date }).deadline;
+}
+
 const money = (amountMinor: number, currency: string) => ({ amountMinor: BigInt(amountMinor), currency });
 
 export function orderView(order: Order, timeline: SagaStepRow[] = []) {
@@ -118,6 +130,7 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
       const traceparent = call.metadata.get("traceparent")[0]?.toString();
       try {
         const order = await transaction(context, async (tx) => {
+          const sagaDeadline = await databaseDeadline(tx, sagaTimeoutMs);
           const created = tx.create(Order, {
             orderId,
             requestId: request.requestId,
@@ -130,7 +143,7 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
             cardNumber: request.cardNumber,
             refunded: false,
             released: false,
-            sagaDeadline: new Date(Date.now() + sagaTimeoutMs),
+            sagaDeadline,
           });
           tx.create(SagaStepRow, {
             id: randomUUID(),

@@ -1,11 +1,11 @@
 import type { ServiceContext } from "@mesh/kit";
-import { LockMode } from "@mikro-orm/postgresql";
+import { LockMode, raw } from "@mikro-orm/postgresql";
 import { Order } from "../db/entities.ts";
 import { applySagaInput } from "./saga-steps.ts";
 
 /**
  * Cancels (and so compensates) sagas still PENDING past their deadline. Rows are claimed with `skip locked`, so
- * several instances sweep without doubling work. Returns a function that stops the sweeper.
+ * several instances sweep without doubling work. "Past" is on the database's clock, like the deadline itself. Returns a function that stops the sweeper.
  */
 export function startDeadlineSweeper(context: ServiceContext, intervalMs: number): () => Promise<void> {
   let running = true;
@@ -14,7 +14,7 @@ export function startDeadlineSweeper(context: ServiceContext, intervalMs: number
     const expired = await context.orm.em.fork().transactional(async (em) => {
       const due = await em.find(
         Order,
-        { status: "PENDING", sagaDeadline: { $lt: new Date() } },
+        { status: "PENDING", sagaDeadline: { $lt: raw<Order, Date>("now()") } },
         { limit: 50, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE, orderBy: { sagaDeadline: "asc" } },
       );
       for (const order of due) {
