@@ -18,7 +18,7 @@ export interface InvariantReport {
 }
 
 /**
- * Every order ends CONFIRMED or CANCELLED; a confirmed order has exactly one captured payment and a committed
+ * Every order ends CONFIRMED or CANCELLED; no order has more than one payment; a confirmed order has exactly one captured payment and a committed
  * reservation; a cancelled one has no captured payment left and no stock held; for every product
  * available + reserved + sold = initial stock (seed plus adjustments); the gateway captured each confirmed order once.
  */
@@ -47,6 +47,9 @@ export async function checkInvariants(
     paymentsByOrder.set(payment.order_id, [...(paymentsByOrder.get(payment.order_id) ?? []), payment.status]);
   const reservationOf = new Map(reservations.map((reservation) => [reservation.order_id, reservation.status]));
   const counts = { confirmed: 0, cancelled: 0, other: 0 };
+  for (const [orderId, statuses] of paymentsByOrder)
+    if (statuses.length > 1)
+      violations.push(`order ${orderId} has ${statuses.length} payments (${statuses.join(", ")})`);
   for (const order of orders) {
     const captured = (paymentsByOrder.get(order.order_id) ?? []).filter((status) => status === "CAPTURED").length;
     const reservation = reservationOf.get(order.order_id);

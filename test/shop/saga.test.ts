@@ -209,6 +209,27 @@ describe("the order saga", () => {
     expect(finals.map((order) => order.status)).toEqual([OrderStatus.CONFIRMED, OrderStatus.CONFIRMED]);
   }, 60_000);
 
+  it("rides through a database restart: calls made while PostgreSQL is down wait for it within their deadline", async () => {
+    const restart = shop.restartPostgres(1500);
+    await sleep(300); // PostgreSQL is stopping or down now
+    const duringOutage = await Promise.all([
+      shop.inventory.getStock({ productIds: ["sku-mug"] }, { timeoutMs: 10_000 }),
+      shop.order.createOrder(
+        {
+          requestId: randomUUID(),
+          customerId: "alice",
+          lines: [{ productId: "sku-mug", quantity: 1 }],
+          cardNumber: GOOD_CARD,
+          currency: "USD",
+        },
+        { timeoutMs: 10_000 },
+      ),
+    ]);
+    await restart;
+    expect(duringOutage[0].stocks.map((stock) => stock.productId)).toEqual(["sku-mug"]);
+    expect((await settled(duringOutage[1].order?.orderId as string, 30_000)).status).toBe(OrderStatus.CONFIRMED);
+  }, 60_000);
+
   it("never oversells: 500 orders placed at once against 20 grinders all end CONFIRMED or CANCELLED", async () => {
     const { stocks } = await shop.inventory.getStock({ productIds: ["sku-grinder"] });
     const before = Number(stocks[0]?.available);

@@ -29,6 +29,8 @@ export interface LocalMeshOptions {
   sagaTimeoutMs?: number;
   /** Share (0-1) of the payment gateway's calls that fail with UNAVAILABLE: a drill for retries and breakers. */
   providerFailureRate?: number;
+  /** Instances per service, where they differ from the topology's (for failover drills). */
+  replicas?: Partial<Record<string, number>>;
 }
 
 export interface InstanceInfo {
@@ -38,9 +40,12 @@ export interface InstanceInfo {
   inbound: string;
   outbound?: string;
   admin: string;
+  /** The app, then its sidecar. */
   processes: ManagedProcess[];
-  /** Starts the app again (after it was stopped or killed) on the same port, with the same environment. */
-  restartApp(): Promise<void>;
+  /** Stops the app (if still running) and starts it again on the same port; `env` adds to its environment. */
+  restartApp(env?: NodeJS.ProcessEnv): Promise<void>;
+  /** Stops the sidecar (if still running) and starts it again with the same configuration. */
+  restartSidecar(): Promise<void>;
 }
 
 export interface LocalMesh {
@@ -53,6 +58,12 @@ export interface LocalMesh {
   pids(): number[];
   readonly gatewayHttp: string;
   readonly instances: InstanceInfo[];
+  /** The descriptor set every sidecar reads (for more sidecars, such as a client's). */
+  readonly descriptorImage: string;
+  /** Stops the mesh's own nats-server, waits pauseMs, and starts it again on the same port and data. */
+  restartNats(pauseMs: number): Promise<void>;
+  /** Stops the mesh's own PostgreSQL (fast shutdown), waits pauseMs, and starts it again on the same port and data. */
+  restartPostgres(pauseMs: number): Promise<void>;
   /** Stops every process the mesh started, services first, and waits until all are gone. */
   stop(): Promise<void>;
 }
@@ -130,15 +141,16 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       ? undefined
       : await startNatsServer({ dataDir: join(options.dataDir, "nats"), monitor: false });
     const natsUrl = options.natsUrl ?? (nats as RunningNatsServer).url;
-    postgres = await startPostgres({
-      dataDir: join(options.dataDir, "postgres"),
-      databases: ["order", "inventory", "payment"],
-    });
+    const startDatabases = (port?: number) =>
+      startPostgres({ dataDir: join(options.dataDir, "postgres"), databases: ["order", "inventory", "payment"], port });
+    postgres = await startDatabases();
     const pg = postgres;
     const gatewayHttp = options.gatewayPort ? `127.0.0.1:${options.gatewayPort}` : await address();
 
     const instances: InstanceInfo[] = [];
-    const env = (plan: ServicePlan, app: string, outbound?: string): NodeJS.ProcessEnv => ({
+    // The first gateway serves HTTP on the announced port, any further one on a port of its own.
+    const httpPort = async (n: number) => (n === 1 ? gatewayHttp : await address()).split(":")[1];
+    const env = (plan: ServicePlan, app: string, http: string | undefined, outbound?: string): NodeJS.ProcessEnv => ({
       LOG_LEVEL: options.logLevel,
       NATS_URL: natsUrl,
       GRPC_HOST: "127.0.0.1",
@@ -146,17 +158,20 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       ...(plan.database ? { DATABASE_URL: pg.url(plan.database) } : {}),
       ...(outbound ? { SIDECAR_OUTBOUND: outbound } : {}),
       ...(plan.service === "order" && options.sagaTimeoutMs ? { SAGA_TIMEOUT_MS: String(options.sagaTimeoutMs) } : {}),
-      ...(plan.service === "gateway" ? { GATEWAY_HTTP_PORT: gatewayHttp.split(":")[1] } : {}),
+      ...(http ? { GATEWAY_HTTP_PORT: http } : {}),
       ...(plan.service === "provider" && options.providerFailureRate
         ? { PROVIDER_FAILURE_RATE: String(options.providerFailureRate) }
         : {}),
     });
 
+    const instanceCount = (plan: ServicePlan) => options.replicas?.[plan.service] ?? plan.instances;
     for (const plan of SHOP) {
-      for (let n = 1; n <= plan.instances; n++) {
-        const name = plan.instances > 1 ? `${plan.service}-${n}` : plan.service;
+      const count = instanceCount(plan);
+      for (let n = 1; n <= count; n++) {
+        const name = count > 1 ? `${plan.service}-${n}` : plan.service;
         const [app, inbound, admin] = [await address(), await address(), await address()];
         const outbound = plan.calls.length ? await address() : undefined;
+        const http = plan.service === "gateway" ? await httpPort(n) : undefined;
         const sidecarConfig = {
           service: plan.service,
           inbound: { listen: inbound, app, services: plan.serves },
@@ -169,17 +184,33 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
         const configPath = join(options.dataDir, "sidecars", `${name}.json`);
         await writeFile(configPath, JSON.stringify(sidecarConfig, null, 2));
         const main = join(ROOT, "services", plan.service, "src/main.ts");
-        const startApp = () =>
-          startProcess(name, node, ["--import", "tsx", main], env(plan, app, outbound), options.write);
+        const startApp = (extra: NodeJS.ProcessEnv = {}) =>
+          startProcess(
+            name,
+            node,
+            ["--import", "tsx", main],
+            { ...env(plan, app, http, outbound), ...extra },
+            options.write,
+          );
+        const startSidecar = () =>
+          startProcess(
+            `${name} sidecar`,
+            node,
+            [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", configPath],
+            { LOG_LEVEL: options.logLevel },
+            options.write,
+          );
         const appProcess = startApp();
-        const sidecarProcess = startProcess(
-          `${name} sidecar`,
-          node,
-          [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", configPath],
-          { LOG_LEVEL: options.logLevel },
-          options.write,
-        );
+        const sidecarProcess = startSidecar();
         processes.push(appProcess, sidecarProcess);
+        // Replaces one of the instance's processes in place, keeping the mesh's stop order.
+        const replace = async (index: 0 | 1, start: () => ManagedProcess) => {
+          const old = instance.processes[index] as ManagedProcess;
+          await old.stop(1000);
+          const fresh = start();
+          processes[processes.indexOf(old)] = fresh;
+          instance.processes[index] = fresh;
+        };
         const instance: InstanceInfo = {
           service: plan.service,
           instance: name,
@@ -188,26 +219,34 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
           outbound,
           admin,
           processes: [appProcess, sidecarProcess],
-          async restartApp() {
-            const old = instance.processes[0] as ManagedProcess;
-            await old.stop(1000);
-            const fresh = startApp();
-            processes[processes.indexOf(old)] = fresh;
-            instance.processes[0] = fresh;
-          },
+          restartApp: (extra) => replace(0, () => startApp(extra)),
+          restartSidecar: () => replace(1, startSidecar),
         };
         instances.push(instance);
       }
     }
-    await waitHealthy(consulUrl, new Map(SHOP.map((plan) => [plan.service, plan.instances])), processes, 90_000);
+    await waitHealthy(consulUrl, new Map(SHOP.map((plan) => [plan.service, instanceCount(plan)])), processes, 90_000);
     return {
       consulUrl,
       natsUrl,
       postgres: `${pg.host}:${pg.port}`,
       databaseUrls: { order: pg.url("order"), inventory: pg.url("inventory"), payment: pg.url("payment") },
-      pids: () => [...processes.map((each) => each.child.pid ?? 0), nats?.pid ?? 0, pg.pid].filter((pid) => pid > 0),
+      pids: () =>
+        [...processes.map((each) => each.child.pid ?? 0), nats?.pid ?? 0, postgres?.pid ?? 0].filter((pid) => pid > 0),
       gatewayHttp: `http://${gatewayHttp}`,
       instances,
+      descriptorImage: image,
+      async restartNats(pauseMs) {
+        if (!nats) throw new Error("NATS is not the mesh's own (NATS_URL was given): restart it where it runs");
+        await nats.stop();
+        await sleep(pauseMs);
+        nats = await startNatsServer({ dataDir: nats.dataDir, port: nats.port, monitor: false });
+      },
+      async restartPostgres(pauseMs) {
+        await postgres?.stop();
+        await sleep(pauseMs);
+        postgres = await startDatabases(pg.port);
+      },
       stop: stopAll,
     };
   } catch (error) {

@@ -16,6 +16,9 @@ export interface DatabaseOptions {
   poolSize?: number;
 }
 
+/** How long a query waits for a connection (the database down, or every connection busy) before it fails. */
+const CONNECTION_WAIT_MS = 10_000;
+
 // Any fixed number: instances of one service share a database, and the lock is per database.
 const MIGRATION_LOCK = 7_240_001;
 
@@ -48,7 +51,25 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
       allOrNothing: true,
       silent: true,
     },
-    pool: { min: 0, max: options.poolSize ?? 10 },
+    // While the database restarts, queries wait for a connection (new ones are tried every 200 ms) instead of
+    // failing at once: a short outage is ridden through within the callers' deadlines.
+    pool: {
+      min: 0,
+      max: options.poolSize ?? 10,
+      propagateCreateError: false,
+      acquireTimeoutMillis: CONNECTION_WAIT_MS,
+      createRetryIntervalMillis: 200,
+    },
+    // knex's own warnings (a connection lost while the database restarts) go through the service's logger, not
+    // straight to the console.
+    driverOptions: {
+      log: {
+        warn: (message: string) => options.log.warn({ component: "knex" }, message),
+        error: (message: string) => options.log.error({ component: "knex" }, message),
+        deprecate: (message: string) => options.log.warn({ component: "knex" }, message),
+        debug: (message: string) => options.log.debug({ component: "knex" }, message),
+      },
+    },
     allowGlobalContext: false,
     debug: false,
   });

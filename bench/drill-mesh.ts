@@ -1,0 +1,116 @@
+// The local mesh as the whole-mesh drills (fault suite, soak) run it: order, payment, inventory and the gateway
+// twice, and a client sidecar of the load's own that balances over both gateways, found in Consul, as any mesh
+// client's would. Ctrl-C or SIGTERM stops everything before the drill exits.
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { freePort, isAlive } from "@mesh/embedded";
+import { DEMO_PRODUCTS } from "@mesh/inventory";
+import { type LocalMesh, type ManagedProcess, startLocalMesh, startProcess } from "@mesh/local";
+import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
+import { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import { LOAD_PRODUCT } from "./mixed-load.ts";
+import { waitForPort } from "./process-probes.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+export const REPLICAS = { order: 2, payment: 2, inventory: 2, gateway: 2 };
+
+export interface DrillMesh {
+  mesh: LocalMesh;
+  /** The gateway API, through the client sidecar. */
+  gateway: Client<typeof GatewayService>;
+  clientSidecar: ManagedProcess;
+  /** Each product's stock as seeded plus every restock: what the invariants compare against. */
+  initialStock: Map<string, number>;
+  /** Adds units of the product the load orders (through the mesh, like any stock adjustment). */
+  restock(units: number): Promise<void>;
+  /** Every process started, the client sidecar included. */
+  pids(): number[];
+  /** Stops everything; resolves the process ids still alive afterwards (none, when all went well). */
+  stop(): Promise<number[]>;
+}
+
+async function startClientSidecar(mesh: LocalMesh, dataDir: string) {
+  const [outbound, admin] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+  const config = {
+    outbound: { listen: outbound },
+    admin: { listen: admin },
+    descriptors: [mesh.descriptorImage],
+    consul: { address: mesh.consulUrl, register: false },
+    upstreams: {
+      gateway: { services: ["shop.gateway.v1.GatewayService"] },
+      inventory: { services: ["shop.inventory.v1.InventoryService"] },
+    },
+  };
+  const path = join(dataDir, "client-sidecar.json");
+  await writeFile(path, JSON.stringify(config));
+  const sidecar = startProcess(
+    "client sidecar",
+    process.execPath,
+    [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", path],
+    { LOG_LEVEL: "error" },
+    (line) => process.stderr.write(`${line}\n`),
+  );
+  await waitForPort(outbound);
+  return { outbound, sidecar };
+}
+
+export async function startDrillMesh(options: { sagaTimeoutMs: number }): Promise<DrillMesh> {
+  const dataDir = await mkdtemp(join(tmpdir(), "mesh-drill-"));
+  const mesh = await startLocalMesh({
+    dataDir,
+    reset: true,
+    gatewayPort: 0,
+    logLevel: "error",
+    write: () => {},
+    replicas: REPLICAS,
+    sagaTimeoutMs: options.sagaTimeoutMs,
+  });
+  const client = await startClientSidecar(mesh, dataDir).catch(async (error: unknown) => {
+    await mesh.stop();
+    throw error;
+  });
+  const pids = () => [...mesh.pids(), client.sidecar.child.pid ?? 0];
+  let stopping: Promise<number[]> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      const started = pids();
+      await client.sidecar.stop();
+      await mesh.stop();
+      await rm(dataDir, { recursive: true, force: true });
+      return started.filter(isAlive);
+    })();
+    return stopping;
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping the mesh\n`);
+      void stop().then(() => process.exit(130));
+    });
+  // Give the client sidecar's discovery a moment to find both gateways.
+  await sleep(500);
+  const transport = createGrpcTransport({ baseUrl: `http://${client.outbound}` });
+  const inventory = createClient(InventoryService, transport);
+  const initialStock = new Map(DEMO_PRODUCTS.map((product) => [product.productId, product.available]));
+  return {
+    mesh,
+    gateway: createClient(GatewayService, transport),
+    clientSidecar: client.sidecar,
+    initialStock,
+    async restock(units) {
+      await inventory.adjustStock({
+        adjustmentId: randomUUID(),
+        productId: LOAD_PRODUCT,
+        delta: BigInt(units),
+        reason: "drill restock",
+      });
+      initialStock.set(LOAD_PRODUCT, (initialStock.get(LOAD_PRODUCT) ?? 0) + units);
+    },
+    pids,
+    stop,
+  };
+}

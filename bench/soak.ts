@@ -1,0 +1,99 @@
+// A long run of the whole local mesh (the fault suite's topology and load, no faults) with every process's resident
+// memory sampled over time: growth after the warm-up would be a leak.
+//
+//   npm run bench:soak                  10 minutes, writes bench/results/soak.md
+//   npm run bench:soak -- --minutes 2   a shorter run
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { checkInvariants } from "../test/shop/invariants.ts";
+import { REPLICAS, startDrillMesh } from "./drill-mesh.ts";
+import { startMixedLoad } from "./mixed-load.ts";
+import { rssMiB } from "./process-probes.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const { values } = parseArgs({ options: { minutes: { type: "string", default: "10" } } });
+const minutes = Number(values.minutes);
+if (!(minutes >= 1)) throw new Error(`--minutes must be a number of at least 1, got ${values.minutes}`);
+const SAMPLE_EVERY_MS = 30_000;
+/** Memory settles during the first minute (JIT, pools, caches); growth is measured from there. */
+const WARM_UP_SAMPLES = 2;
+/** More than this from the warm-up level to the end counts as growth. */
+const GROWTH_LIMIT = 0.15;
+
+const drill = await startDrillMesh({ sagaTimeoutMs: 30_000 });
+const processes = [
+  ...drill.mesh.instances.flatMap((instance) =>
+    instance.processes.map((each) => ({
+      name: each.name,
+      kind: each.name.endsWith("sidecar") ? "sidecar" : "app",
+      pid: each.child.pid ?? 0,
+    })),
+  ),
+  { name: "client sidecar", kind: "sidecar", pid: drill.clientSidecar.child.pid ?? 0 },
+];
+const samples = new Map<string, number[]>(processes.map((each) => [each.name, []]));
+const started = Date.now();
+let lines: string[] = [];
+let failed = true;
+try {
+  await drill.restock(500);
+  const load = startMixedLoad(drill.gateway, "soak");
+  while (Date.now() - started < minutes * 60_000) {
+    await sleep(SAMPLE_EVERY_MS);
+    for (const each of processes) samples.get(each.name)?.push(await rssMiB(each.pid));
+    await drill.restock(500);
+    process.stdout.write(`${((Date.now() - started) / 60_000).toFixed(1)} min sampled\n`);
+  }
+  const result = await load.stop();
+  const seconds = (Date.now() - started) / 1000;
+  let report = await checkInvariants(drill.mesh.databaseUrls, drill.initialStock);
+  for (let i = 0; i < 120 && report.violations.length; i++) {
+    await sleep(500);
+    report = await checkInvariants(drill.mesh.databaseUrls, drill.initialStock);
+  }
+  const growing: string[] = [];
+  const rows = processes.map(({ name }) => {
+    const series = samples.get(name) ?? [];
+    const base = series[WARM_UP_SAMPLES - 1] ?? 0;
+    const end = series.at(-1) ?? 0;
+    const peak = Math.max(...series);
+    const change = base ? (end - base) / base : 0;
+    if (change > GROWTH_LIMIT) growing.push(name);
+    const mib = (value: number) => value.toFixed(0);
+    return `| ${name} | ${mib(base)} | ${mib(peak)} | ${mib(end)} | ${change >= 0 ? "+" : ""}${(change * 100).toFixed(1)}% | ${series.map(mib).join(" ")} |`;
+  });
+  const calls = result.reads.calls + result.views.calls + result.orders.calls;
+  const failures = result.reads.failures + result.views.failures + result.orders.failures;
+  failed = failures > 0 || report.violations.length > 0 || growing.length > 0;
+  lines = [
+    "# Soak, measured",
+    "",
+    `Produced by \`npm run bench:soak\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} CPUs, Node ${process.version}; ${minutes} minutes of the local mesh`,
+    `(${Object.entries(REPLICAS)
+      .map(([service, replicas]) => `${service} ×${replicas}`)
+      .join(", ")}, provider ×1, every one behind its sidecar, plus the load's client sidecar) under the fault suite's`,
+    "load: 3 ListProducts, 1 GetOrderView and 1 PlaceOrder in flight at all times through the client sidecar.",
+    `Resident memory (MiB) sampled every ${SAMPLE_EVERY_MS / 1000} s; growth is the end against the sample after the first minute.`,
+    "",
+    `Calls: ${calls} in ${seconds.toFixed(0)} s (${(calls / seconds).toFixed(0)}/s; reads ${result.reads.calls}, views ${result.views.calls}, orders ${result.orders.calls}), failed: ${failures}${(result.reads.errors[0] ?? result.orders.errors[0] ?? result.views.errors[0]) ? ` (${result.reads.errors[0] ?? result.orders.errors[0] ?? result.views.errors[0]})` : ""}.`,
+    `Orders afterwards: ${report.orders.confirmed} confirmed, ${report.orders.cancelled} cancelled, invariants ${report.violations.length ? `VIOLATED: ${report.violations.slice(0, 3).join("; ")}` : "hold"}.`,
+    `Processes growing more than ${GROWTH_LIMIT * 100}% after the warm-up: ${growing.length ? growing.join(", ") : "none"}.`,
+    "",
+    "| process | after 1 min | peak | end | growth | samples |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+    "",
+  ];
+} finally {
+  const leaked = await drill.stop();
+  lines.push(`Processes left after the mesh stopped: ${leaked.length === 0 ? "none" : leaked.join(", ")}.`, "");
+  if (leaked.length) failed = true;
+}
+const text = lines.join("\n");
+process.stdout.write(`${text}\n`);
+await mkdir(join(ROOT, "bench/results"), { recursive: true });
+await writeFile(join(ROOT, "bench/results/soak.md"), text);
+if (failed) process.exitCode = 1;
