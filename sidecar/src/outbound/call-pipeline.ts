@@ -79,7 +79,7 @@ function failure({ call, cluster }: OutboundCall, error: unknown, aborted: boole
     return Status.INTERNAL;
   }
   // The deadline passed (the deadline timer has answered) or the caller cancelled while waiting.
-  return call.cancelled.signal.aborted ? Status.CANCELLED : Status.DEADLINE_EXCEEDED;
+  return call.callerCancelled ? Status.CANCELLED : Status.DEADLINE_EXCEEDED;
 }
 
 async function attemptUntilDone(

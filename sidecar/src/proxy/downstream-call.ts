@@ -20,10 +20,13 @@ export interface DownstreamLimits {
  * retries while it fits the buffer), feeds it to whichever attempt is current, and writes the response.
  */
 export class DownstreamCall {
-  /** Aborted when the caller resets or abandons the call. */
-  readonly cancelled = new AbortController();
-  /** Aborted when the proxy answered the caller itself, so nothing upstream is needed any more. */
-  readonly answered = new AbortController();
+  /**
+   * Aborted once nothing upstream is needed any more: the caller cancelled, the proxy answered the caller itself,
+   * or the deadline passed. One signal per call: the current attempt resets its upstream stream on it.
+   */
+  private readonly over = new AbortController();
+  /** The caller reset or abandoned the call. */
+  callerCancelled = false;
   private readonly buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private overflowed = false;
@@ -45,10 +48,21 @@ export class DownstreamCall {
     // A cancelled client stream can emit 'end' just before 'aborted'; decide one tick later whether it ended.
     stream.on("end", () => setImmediate(() => this.onRequestEnd()));
     stream.on("close", () => {
-      if (!this.finished) this.cancelled.abort();
+      if (this.finished) return;
+      this.callerCancelled = true;
+      this.over.abort();
     });
     stream.on("error", () => {});
     stream.on("wantTrailers", () => stream.sendTrailers(this.trailers ?? {}));
+  }
+
+  get signal(): AbortSignal {
+    return this.over.signal;
+  }
+
+  /** Stops whatever still works upstream for this call (its deadline passed). */
+  abandon(): void {
+    this.over.abort();
   }
 
   /** Whether a new attempt can be given the whole request from the start. */
@@ -90,7 +104,7 @@ export class DownstreamCall {
   }
 
   private onRequestEnd() {
-    if (this.stream.aborted || this.cancelled.signal.aborted || this.finished) return;
+    if (this.stream.aborted || this.callerCancelled || this.finished) return;
     const violation = this.meter.endViolation();
     if (violation) {
       this.fail(violation.code, violation.message);
@@ -151,7 +165,7 @@ export class DownstreamCall {
     this.finished = true;
     this.sink = undefined;
     // An attempt still waiting on the upstream (a truncated or oversized request) must not hold its stream open.
-    this.answered.abort();
+    this.over.abort();
     if (this.stream.destroyed) return;
     this.stream.respond({ ":status": 200, ...headers }, { endStream: true });
     // The caller may still be sending; take and drop the rest so flow control cannot stall the connection.
