@@ -92,6 +92,15 @@ describe("the local mesh", () => {
       status: 400,
       body: { code: "invalid_argument", message: 'order_id must be a UUID, got "not-a-uuid"' },
     });
+    const garbled = await fetch(`${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/PlaceOrder`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"requestId": ',
+    });
+    expect({ status: garbled.status, body: await garbled.json() }).toEqual({
+      status: 400,
+      body: { code: "invalid_argument", message: expect.stringMatching(/JSON/) },
+    });
     expect(viaGrpc.order?.status).toBe(OrderStatus.PENDING);
   });
 
