@@ -10,7 +10,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { isAlive } from "@mesh/embedded";
 import { DEMO_PRODUCTS } from "@mesh/inventory";
 import { steadyLoad } from "@mesh/kit/testing";
-import { type LocalMesh, startLocalMesh } from "@mesh/local";
+import { type InstanceInfo, type LocalMesh, startLocalMesh } from "@mesh/local";
 import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -152,6 +152,41 @@ describe("the local mesh", () => {
     const unknown = await mesh_("call", "nope.v1.Nothing/Do", "{}");
     expect(unknown.stderr).toMatch(/^mesh: no healthy instance serves nope\.v1\.Nothing; served now: /);
   }, 60_000);
+
+  it("restarts an app, a sidecar and NATS in place: no idempotent call fails, orders still complete", async () => {
+    const passing = async (service: string) =>
+      ((await (await fetch(`${mesh.consulUrl}/v1/health/service/${service}?passing`)).json()) as unknown[]).length;
+    const instance = (name: string) => mesh.instances.find((each) => each.instance === name) as InstanceInfo;
+    await instance("inventory-1").restartApp(); // killed by the failover test above
+    await expect.poll(() => passing("inventory"), { timeout: 20_000, interval: 200 }).toBe(2);
+
+    const gateway = gatewayGrpc();
+    const load = steadyLoad(() => gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }));
+    await sleep(500);
+    const before = instance("inventory-2").processes[1]?.child.pid;
+    await instance("inventory-2").restartSidecar();
+    await expect.poll(() => passing("inventory"), { timeout: 20_000, interval: 200 }).toBe(2);
+    expect(instance("inventory-2").processes[1]?.child.pid).not.toBe(before);
+    await mesh.restartNats(500);
+    const { calls, failures, errors } = await load.stop();
+    expect({ failures, errors }).toEqual({ failures: 0, errors: [] });
+    expect(calls).toBeGreaterThan(20);
+
+    const placed = await json("PlaceOrder", {
+      requestId: randomUUID(),
+      customerId: "carol",
+      lines: [{ productId: "sku-mug", quantity: 1 }],
+      cardNumber: "4242424242424242",
+      currency: "USD",
+    });
+    const orderId = (placed.body.order as { orderId: string }).orderId;
+    await expect
+      .poll(async () => ((await json("GetOrderView", { orderId })).body.order as { status: string }).status, {
+        timeout: 20_000,
+        interval: 200,
+      })
+      .toBe("ORDER_STATUS_CONFIRMED");
+  }, 90_000);
 
   it("keeps the saga invariants, then stops leaving no process behind", async () => {
     const initialStock = new Map(DEMO_PRODUCTS.map((product) => [product.productId, product.available]));
