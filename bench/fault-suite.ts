@@ -32,10 +32,11 @@ const instance = (mesh: LocalMesh, name: string) => {
   return found;
 };
 
-async function killApp(target: InstanceInfo): Promise<string> {
-  target.processes[0]?.child.kill("SIGKILL");
+/** SIGKILL for an instance's app (0) or sidecar (1), then the same process started again 3 s later. */
+async function killAndRestart(target: InstanceInfo, which: 0 | 1): Promise<string> {
+  target.processes[which]?.child.kill("SIGKILL");
   await sleep(3000);
-  await target.restartApp();
+  await (which === 0 ? target.restartApp() : target.restartSidecar());
   return "";
 }
 
@@ -67,27 +68,15 @@ async function watchBreakers(mesh: LocalMesh, until: Promise<unknown>) {
 const FAULTS: Fault[] = [
   ...["inventory-1", "order-1", "payment-1", "gateway-1", "provider"].map((name) => ({
     name: `kill -9 ${name}, restart after 3 s`,
-    run: (mesh: LocalMesh) => killApp(instance(mesh, name)),
+    run: (mesh: LocalMesh) => killAndRestart(instance(mesh, name), 0),
   })),
   {
     name: "kill -9 inventory-2's sidecar, restart after 3 s",
-    async run(mesh) {
-      const target = instance(mesh, "inventory-2");
-      target.processes[1]?.child.kill("SIGKILL");
-      await sleep(3000);
-      await target.restartSidecar();
-      return "";
-    },
+    run: (mesh) => killAndRestart(instance(mesh, "inventory-2"), 1),
   },
   {
     name: "kill -9 order-2's sidecar (its app's way out), restart after 3 s",
-    async run(mesh) {
-      const target = instance(mesh, "order-2");
-      target.processes[1]?.child.kill("SIGKILL");
-      await sleep(3000);
-      await target.restartSidecar();
-      return "";
-    },
+    run: (mesh) => killAndRestart(instance(mesh, "order-2"), 1),
   },
   {
     name: "NATS stopped for 10 s, restarted",

@@ -45,6 +45,15 @@ const gatewayGrpc = () => {
   return createClient(GatewayService, createGrpcTransport({ baseUrl: `http://${inbound}` }));
 };
 
+/** A PlaceOrder request for one product, with a fresh request id. */
+const orderRequest = (customerId: string, productId: string, quantity: number, cardNumber = "4242424242424242") => ({
+  requestId: randomUUID(),
+  customerId,
+  lines: [{ productId, quantity }],
+  cardNumber,
+  currency: "USD",
+});
+
 async function json(method: string, body: unknown) {
   const response = await fetch(`${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/${method}`, {
     method: "POST",
@@ -56,23 +65,11 @@ async function json(method: string, body: unknown) {
 
 describe("the local mesh", () => {
   it("places orders through the gateway with JSON over HTTP and with gRPC, and shows their whole saga", async () => {
-    const placed = await json("PlaceOrder", {
-      requestId: randomUUID(),
-      customerId: "alice",
-      lines: [{ productId: "sku-mug", quantity: 2 }],
-      cardNumber: "4242424242424242",
-      currency: "USD",
-    });
+    const placed = await json("PlaceOrder", orderRequest("alice", "sku-mug", 2));
     expect(placed.status).toBe(200);
     const orderId = (placed.body.order as { orderId: string }).orderId;
     confirmedOrderId = orderId;
-    const viaGrpc = await gatewayGrpc().placeOrder({
-      requestId: randomUUID(),
-      customerId: "bob",
-      lines: [{ productId: "sku-filter", quantity: 1 }],
-      cardNumber: "4000000000000002",
-      currency: "USD",
-    });
+    const viaGrpc = await gatewayGrpc().placeOrder(orderRequest("bob", "sku-filter", 1, "4000000000000002"));
     // The reservation is committed after the order is confirmed (inventory reacts to OrderConfirmed): wait for both.
     const settled = (body: Record<string, unknown>) =>
       (body.order as { status?: string } | undefined)?.status === "ORDER_STATUS_CONFIRMED" &&
@@ -172,13 +169,7 @@ describe("the local mesh", () => {
     expect({ failures, errors }).toEqual({ failures: 0, errors: [] });
     expect(calls).toBeGreaterThan(20);
 
-    const placed = await json("PlaceOrder", {
-      requestId: randomUUID(),
-      customerId: "carol",
-      lines: [{ productId: "sku-mug", quantity: 1 }],
-      cardNumber: "4242424242424242",
-      currency: "USD",
-    });
+    const placed = await json("PlaceOrder", orderRequest("carol", "sku-mug", 1));
     const orderId = (placed.body.order as { orderId: string }).orderId;
     await expect
       .poll(async () => ((await json("GetOrderView", { orderId })).body.order as { status: string }).status, {
