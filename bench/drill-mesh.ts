@@ -13,6 +13,7 @@ import { DEMO_PRODUCTS } from "@mesh/inventory";
 import { type LocalMesh, type ManagedProcess, startLocalMesh, startProcess } from "@mesh/local";
 import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import { checkInvariants, type InvariantReport } from "../test/shop/invariants.ts";
 import { LOAD_PRODUCT } from "./mixed-load.ts";
 import { waitForPort } from "./process-probes.ts";
 
@@ -28,6 +29,8 @@ export interface DrillMesh {
   initialStock: Map<string, number>;
   /** Adds units of the product the load orders (through the mesh, like any stock adjustment). */
   restock(units: number): Promise<void>;
+  /** Waits until every order is terminal and the invariants hold (120 s at most); the last report and the wait. */
+  settle(): Promise<{ report: InvariantReport; waitedMs: number }>;
   /** Every process started, the client sidecar included. */
   pids(): number[];
   /** Stops everything; resolves the process ids still alive afterwards (none, when all went well). */
@@ -56,7 +59,21 @@ async function startClientSidecar(mesh: LocalMesh, dataDir: string) {
     (line) => process.stderr.write(`${line}\n`),
   );
   await waitForPort(outbound);
+  await discovered(admin, "gateway", REPLICAS.gateway);
   return { outbound, sidecar };
+}
+
+/** Waits until a sidecar's discovery knows `count` endpoints of an upstream (its /clusters view), 10 s at most. */
+async function discovered(admin: string, upstream: string, count: number) {
+  for (let i = 0; i < 100; i++) {
+    const clusters = (await (await fetch(`http://${admin}/clusters`)).json()) as Record<
+      string,
+      { endpoints: unknown[] }
+    >;
+    if ((clusters[upstream]?.endpoints.length ?? 0) >= count) return;
+    await sleep(100);
+  }
+  throw new Error(`the client sidecar did not discover ${count} ${upstream} endpoints in 10 s`);
 }
 
 export async function startDrillMesh(options: { sagaTimeoutMs: number }): Promise<DrillMesh> {
@@ -91,8 +108,6 @@ export async function startDrillMesh(options: { sagaTimeoutMs: number }): Promis
       process.stderr.write(`${signal}: stopping the mesh\n`);
       void stop().then(() => process.exit(130));
     });
-  // Give the client sidecar's discovery a moment to find both gateways.
-  await sleep(500);
   const transport = createGrpcTransport({ baseUrl: `http://${client.outbound}` });
   const inventory = createClient(InventoryService, transport);
   const initialStock = new Map(DEMO_PRODUCTS.map((product) => [product.productId, product.available]));
@@ -109,6 +124,15 @@ export async function startDrillMesh(options: { sagaTimeoutMs: number }): Promis
         reason: "drill restock",
       });
       initialStock.set(LOAD_PRODUCT, (initialStock.get(LOAD_PRODUCT) ?? 0) + units);
+    },
+    async settle() {
+      const started = Date.now();
+      let report = await checkInvariants(mesh.databaseUrls, initialStock);
+      while (report.violations.length && Date.now() - started < 120_000) {
+        await sleep(500);
+        report = await checkInvariants(mesh.databaseUrls, initialStock);
+      }
+      return { report, waitedMs: Date.now() - started };
     },
     pids,
     stop,

@@ -5,16 +5,15 @@
 //
 //   npm run bench:faults                      (about 8 minutes), writes bench/results/fault-suite.md
 //   npm run bench:faults -- --only PostgreSQL only the faults whose name has that text; prints, writes nothing
-import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type { InstanceInfo, LocalMesh } from "@mesh/local";
-import pg from "pg";
-import { checkInvariants, type InvariantReport } from "../test/shop/invariants.ts";
+import { queryRows } from "../test/shop/invariants.ts";
 import { REPLICAS, startDrillMesh } from "./drill-mesh.ts";
 import { type MixedLoadResult, startMixedLoad } from "./mixed-load.ts";
+import { publishReport } from "./publish-report.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 /** Longer than the slowest drill below stalls a saga, so deadlines cancel nothing that would have completed. */
@@ -123,7 +122,7 @@ const FAULTS: Fault[] = [
         NODE_OPTIONS: `--import ${join(ROOT, "bench/clock-ahead.mjs")}`,
         CLOCK_SKEW_MS: "3600000",
       });
-      await allHealthy(mesh);
+      await mesh.waitHealthy(60_000);
       await sleep(20_000);
       await target.restartApp();
       return "";
@@ -131,62 +130,20 @@ const FAULTS: Fault[] = [
   },
 ];
 
-async function allHealthy(mesh: LocalMesh, timeoutMs = 60_000): Promise<boolean> {
-  const expected = new Map<string, number>();
-  for (const each of mesh.instances) expected.set(each.service, (expected.get(each.service) ?? 0) + 1);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    let missing = 0;
-    for (const [service, count] of expected) {
-      const entries = (await (
-        await fetch(`${mesh.consulUrl}/v1/health/service/${service}?passing`)
-      ).json()) as unknown[];
-      if (entries.length < count) missing++;
-    }
-    if (missing === 0) return true;
-    await sleep(200);
-  }
-  return false;
-}
-
-async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 const cancelReasons = async (mesh: LocalMesh) =>
   new Map(
     (
-      await query<{ reason: string; count: string }>(
+      await queryRows<{ reason: string; count: string }>(
         mesh.databaseUrls.order,
         "select cancel_reason as reason, count(*) from orders where status = 'CANCELLED' group by 1",
       )
     ).map((row) => [row.reason, Number(row.count)]),
   );
 
-/** Waits until every order is terminal and the invariants hold (or 120 s pass); resolves the report and the wait. */
-async function settle(
-  mesh: LocalMesh,
-  initialStock: Map<string, number>,
-): Promise<{ report: InvariantReport; waitedMs: number }> {
-  const started = Date.now();
-  let report = await checkInvariants(mesh.databaseUrls, initialStock);
-  while (report.violations.length && Date.now() - started < 120_000) {
-    await sleep(500);
-    report = await checkInvariants(mesh.databaseUrls, initialStock);
-  }
-  return { report, waitedMs: Date.now() - started };
-}
-
 /** Of the PlaceOrder calls that failed, how many orders exist anyway (each request id can exist at most once). */
 async function appliedAnyway(mesh: LocalMesh, requestIds: string[]): Promise<number> {
   if (requestIds.length === 0) return 0;
-  const rows = await query<{ count: string }>(
+  const rows = await queryRows<{ count: string }>(
     mesh.databaseUrls.order,
     "select count(*) from orders where request_id = any($1)",
     [requestIds],
@@ -220,13 +177,13 @@ try {
     await sleep(1500);
     const started = Date.now();
     const observed = await fault.run(mesh);
-    const healthy = await allHealthy(mesh);
-    const recovered = healthy
-      ? `all healthy ${((Date.now() - started) / 1000).toFixed(1)} s after the fault`
-      : "NOT healthy";
+    const recovered = await mesh.waitHealthy(60_000).then(
+      () => `all healthy ${((Date.now() - started) / 1000).toFixed(1)} s after the fault`,
+      (error: Error) => `NOT healthy: ${error.message}`,
+    );
     await sleep(1500);
     const result = await load.stop();
-    const { report, waitedMs } = await settle(mesh, drill.initialStock);
+    const { report, waitedMs } = await drill.settle();
     const after = await cancelReasons(mesh);
     const cancelled = [...after]
       .map(([reason, total]) => [reason, total - (before.get(reason) ?? 0)] as const)
@@ -273,10 +230,6 @@ try {
     `Processes left after the mesh stopped: ${leaked.length === 0 ? "none" : leaked.join(", ")}.`,
     "",
   ].join("\n");
-  process.stdout.write(`${text}\n`);
-  if (!only) {
-    await mkdir(join(ROOT, "bench/results"), { recursive: true });
-    await writeFile(join(ROOT, "bench/results/fault-suite.md"), text);
-  }
+  await publishReport("fault-suite", text, !only);
   if (failedCalls || violations || leaked.length || rows.length < chosen.length) process.exitCode = 1;
 }

@@ -7,7 +7,7 @@
 // The sidecar and the gateway run as processes of their own (the sidecar from its bundle), so a crash is visible.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect as connectHttp2, constants } from "node:http2";
 import { connect as connectTcp, type Socket } from "node:net";
 import { cpus, tmpdir } from "node:os";
@@ -19,6 +19,7 @@ import { freePort } from "@mesh/embedded";
 import { startEchoServer, steadyLoad } from "@mesh/kit/testing";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { rssMiB, waitForPort } from "./process-probes.ts";
+import { publishReport } from "./publish-report.ts";
 
 const quick = process.argv.includes("--quick");
 const ROUNDS = quick ? 200 : 2000;
@@ -221,11 +222,7 @@ async function main() {
       "",
     ];
     const text = lines.join("\n");
-    process.stdout.write(`${text}\n`);
-    if (!quick) {
-      await mkdir(join(ROOT, "bench/results"), { recursive: true });
-      await writeFile(join(ROOT, "bench/results/hostile-input.md"), text);
-    }
+    await publishReport("hostile-input", text, !quick);
     if (!alive.sidecar || !alive.gateway || !stillServes || failures > 0) process.exitCode = 1;
   } finally {
     for (const child of children) {

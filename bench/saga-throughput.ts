@@ -6,18 +6,16 @@
 //
 // Completion is seen on the event stream (OrderConfirmed or OrderCancelled for the order), not by polling.
 import { randomUUID } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
-import { join, resolve } from "node:path";
 import { DEMO_PRODUCTS } from "@mesh/inventory";
 import { connect } from "@nats-io/transport-node";
 import { checkInvariants } from "../test/shop/invariants.ts";
 import { startShopMesh } from "../test/shop/shop-mesh.ts";
+import { publishReport } from "./publish-report.ts";
 
 const quick = process.argv.includes("--quick");
 const IN_FLIGHT = 32;
 const SECONDS = quick ? 5 : 30;
-const ROOT = resolve(import.meta.dirname, "..");
 
 const shop = await startShopMesh({ sagaTimeoutMs: 30_000 });
 try {
@@ -100,11 +98,7 @@ try {
     "",
   ];
   const text = lines.join("\n");
-  process.stdout.write(`${text}\n`);
-  if (!quick) {
-    await mkdir(join(ROOT, "bench/results"), { recursive: true });
-    await writeFile(join(ROOT, "bench/results/saga-throughput.md"), text);
-  }
+  await publishReport("saga-throughput", text, !quick);
 } finally {
   await shop.stop();
 }

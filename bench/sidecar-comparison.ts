@@ -18,6 +18,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { findExecutable, freePort } from "@mesh/embedded";
 import { EchoRequestSchema, EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { rssMiB, waitForPort } from "./process-probes.ts";
+import { publishReport } from "./publish-report.ts";
 
 const quick = process.argv.includes("--quick");
 const ROOT = resolve(import.meta.dirname, "..");
@@ -352,11 +353,7 @@ async function main() {
       table(rows),
       "",
     ].join("\n");
-    process.stdout.write(`${report}\n`);
-    if (!quick) {
-      await mkdir(join(ROOT, "bench/results"), { recursive: true });
-      await writeFile(join(ROOT, "bench/results/sidecar-comparison.md"), report);
-    }
+    await publishReport("sidecar-comparison", report, !quick);
   } finally {
     for (const proc of procs) proc.child.kill("SIGTERM");
     await Promise.all(procs.map((proc) => (proc.child.exitCode === null ? once(proc.child, "exit") : undefined)));

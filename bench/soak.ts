@@ -3,17 +3,14 @@
 //
 //   npm run bench:soak                  10 minutes, writes bench/results/soak.md
 //   npm run bench:soak -- --minutes 2   a shorter run
-import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
-import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { checkInvariants } from "../test/shop/invariants.ts";
 import { REPLICAS, startDrillMesh } from "./drill-mesh.ts";
 import { startMixedLoad } from "./mixed-load.ts";
 import { rssMiB } from "./process-probes.ts";
+import { publishReport } from "./publish-report.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const { values } = parseArgs({ options: { minutes: { type: "string", default: "10" } } });
 const minutes = Number(values.minutes);
 if (!(minutes >= 1)) throw new Error(`--minutes must be a number of at least 1, got ${values.minutes}`);
@@ -48,13 +45,9 @@ function perMinute(series: number[]): number[] {
 const drill = await startDrillMesh({ sagaTimeoutMs: 30_000 });
 const processes = [
   ...drill.mesh.instances.flatMap((instance) =>
-    instance.processes.map((each) => ({
-      name: each.name,
-      kind: each.name.endsWith("sidecar") ? "sidecar" : "app",
-      pid: each.child.pid ?? 0,
-    })),
+    instance.processes.map((each) => ({ name: each.name, pid: each.child.pid ?? 0 })),
   ),
-  { name: "client sidecar", kind: "sidecar", pid: drill.clientSidecar.child.pid ?? 0 },
+  { name: "client sidecar", pid: drill.clientSidecar.child.pid ?? 0 },
 ];
 const samples = new Map<string, number[]>(processes.map((each) => [each.name, []]));
 const started = Date.now();
@@ -71,11 +64,7 @@ try {
   }
   const result = await load.stop();
   const seconds = (Date.now() - started) / 1000;
-  let report = await checkInvariants(drill.mesh.databaseUrls, drill.initialStock);
-  for (let i = 0; i < 120 && report.violations.length; i++) {
-    await sleep(500);
-    report = await checkInvariants(drill.mesh.databaseUrls, drill.initialStock);
-  }
+  const { report } = await drill.settle();
   const growing: string[] = [];
   const rows = processes.map(({ name }) => {
     const series = samples.get(name) ?? [];
@@ -88,6 +77,7 @@ try {
   });
   const calls = result.reads.calls + result.views.calls + result.orders.calls;
   const failures = result.reads.failures + result.views.failures + result.orders.failures;
+  const firstError = result.reads.errors[0] ?? result.orders.errors[0] ?? result.views.errors[0];
   failed = failures > 0 || report.violations.length > 0 || growing.length > 0;
   lines = [
     "# Soak, measured",
@@ -99,7 +89,7 @@ try {
     "load: 3 ListProducts, 1 GetOrderView and 1 PlaceOrder in flight at all times through the client sidecar.",
     `Resident memory (MiB) sampled every ${SAMPLE_EVERY_MS / 1000} s; growth is the last quarter's median against the second quarter's (after V8 has sized its heap).`,
     "",
-    `Calls: ${calls} in ${seconds.toFixed(0)} s (${(calls / seconds).toFixed(0)}/s; reads ${result.reads.calls}, views ${result.views.calls}, orders ${result.orders.calls}), failed: ${failures}${(result.reads.errors[0] ?? result.orders.errors[0] ?? result.views.errors[0]) ? ` (${result.reads.errors[0] ?? result.orders.errors[0] ?? result.views.errors[0]})` : ""}.`,
+    `Calls: ${calls} in ${seconds.toFixed(0)} s (${(calls / seconds).toFixed(0)}/s; reads ${result.reads.calls}, views ${result.views.calls}, orders ${result.orders.calls}), failed: ${failures}${firstError ? ` (${firstError})` : ""}.`,
     `Orders afterwards: ${report.orders.confirmed} confirmed, ${report.orders.cancelled} cancelled, invariants ${report.violations.length ? `VIOLATED: ${report.violations.slice(0, 3).join("; ")}` : "hold"}.`,
     `Processes whose memory grew more than ${GROWTH_LIMIT * 100}% from the second quarter of the run to the last: ${growing.length ? growing.join(", ") : "none"}.`,
     "",
@@ -114,7 +104,5 @@ try {
   if (leaked.length) failed = true;
 }
 const text = lines.join("\n");
-process.stdout.write(`${text}\n`);
-await mkdir(join(ROOT, "bench/results"), { recursive: true });
-await writeFile(join(ROOT, "bench/results/soak.md"), text);
+await publishReport("soak", text, true);
 if (failed) process.exitCode = 1;

@@ -151,18 +151,16 @@ describe("the local mesh", () => {
   }, 60_000);
 
   it("restarts an app, a sidecar and NATS in place: no idempotent call fails, orders still complete", async () => {
-    const passing = async (service: string) =>
-      ((await (await fetch(`${mesh.consulUrl}/v1/health/service/${service}?passing`)).json()) as unknown[]).length;
     const instance = (name: string) => mesh.instances.find((each) => each.instance === name) as InstanceInfo;
     await instance("inventory-1").restartApp(); // killed by the failover test above
-    await expect.poll(() => passing("inventory"), { timeout: 20_000, interval: 200 }).toBe(2);
+    await mesh.waitHealthy(20_000);
 
     const gateway = gatewayGrpc();
     const load = steadyLoad(() => gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }));
     await sleep(500);
     const before = instance("inventory-2").processes[1]?.child.pid;
     await instance("inventory-2").restartSidecar();
-    await expect.poll(() => passing("inventory"), { timeout: 20_000, interval: 200 }).toBe(2);
+    await mesh.waitHealthy(20_000);
     expect(instance("inventory-2").processes[1]?.child.pid).not.toBe(before);
     await mesh.restartNats(500);
     const { calls, failures, errors } = await load.stop();

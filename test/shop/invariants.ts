@@ -2,11 +2,12 @@ import pg from "pg";
 
 // The saga's invariants (DESIGN.md), read straight from each service's own database.
 
-async function rows<T>(url: string, sql: string): Promise<T[]> {
+/** Runs one query on its own connection: for checks from outside the services. */
+export async function queryRows<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return (await client.query(sql)).rows as T[];
+    return (await client.query(sql, params)).rows as T[];
   } finally {
     await client.end();
   }
@@ -29,16 +30,19 @@ export async function checkInvariants(
   gatewayCaptures?: () => { refunded: boolean }[],
 ): Promise<InvariantReport> {
   const violations: string[] = [];
-  const orders = await rows<{ order_id: string; status: string }>(urls.order, "select order_id, status from orders");
-  const payments = await rows<{ order_id: string; status: string }>(
+  const orders = await queryRows<{ order_id: string; status: string }>(
+    urls.order,
+    "select order_id, status from orders",
+  );
+  const payments = await queryRows<{ order_id: string; status: string }>(
     urls.payment,
     "select order_id, status from payment",
   );
-  const reservations = await rows<{ order_id: string; status: string }>(
+  const reservations = await queryRows<{ order_id: string; status: string }>(
     urls.inventory,
     "select order_id, status from reservation",
   );
-  const products = await rows<{ product_id: string; available: number; reserved: number; sold: number }>(
+  const products = await queryRows<{ product_id: string; available: number; reserved: number; sold: number }>(
     urls.inventory,
     "select product_id, available, reserved, sold from product",
   );

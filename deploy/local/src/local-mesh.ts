@@ -60,6 +60,8 @@ export interface LocalMesh {
   readonly instances: InstanceInfo[];
   /** The descriptor set every sidecar reads (for more sidecars, such as a client's). */
   readonly descriptorImage: string;
+  /** Resolves once every instance passes its health check in Consul; rejects after timeoutMs naming what is not. */
+  waitHealthy(timeoutMs: number): Promise<void>;
   /** Stops the mesh's own nats-server, waits pauseMs, and starts it again on the same port and data. */
   restartNats(pauseMs: number): Promise<void>;
   /** Stops the mesh's own PostgreSQL (fast shutdown), waits pauseMs, and starts it again on the same port and data. */
@@ -100,7 +102,7 @@ async function waitHealthy(
     const exited = processes.find((each) => each.child.exitCode !== null || each.child.signalCode !== null);
     if (exited)
       throw new Error(
-        `${exited.name} exited while starting (${exited.child.signalCode ?? `code ${exited.child.exitCode}`}); its output is above`,
+        `${exited.name} exited (${exited.child.signalCode ?? `code ${exited.child.exitCode}`}); its output is above`,
       );
     missing = [];
     for (const [service, count] of expected) {
@@ -225,7 +227,8 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
         instances.push(instance);
       }
     }
-    await waitHealthy(consulUrl, new Map(SHOP.map((plan) => [plan.service, instanceCount(plan)])), processes, 90_000);
+    const expected = new Map(SHOP.map((plan) => [plan.service, instanceCount(plan)]));
+    await waitHealthy(consulUrl, expected, processes, 90_000);
     return {
       consulUrl,
       natsUrl,
@@ -236,6 +239,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       gatewayHttp: `http://${gatewayHttp}`,
       instances,
       descriptorImage: image,
+      waitHealthy: (timeoutMs) => waitHealthy(consulUrl, expected, processes, timeoutMs),
       async restartNats(pauseMs) {
         if (!nats) throw new Error("NATS is not the mesh's own (NATS_URL was given): restart it where it runs");
         await nats.stop();

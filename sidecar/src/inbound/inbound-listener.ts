@@ -39,7 +39,7 @@ export function createInboundListener(deps: InboundDeps): H2cServer {
 
   async function forward(call: DownstreamCall, request: GrpcRequest, headers: IncomingHttpHeaders): Promise<number> {
     const deadline = new Deadline(request.timeoutMs, inbound.timeoutMs);
-    const guard = enforceDeadline(call, deadline, `the app at ${inbound.app}`);
+    const stopDeadline = enforceDeadline(call, deadline, `the app at ${inbound.app}`);
     try {
       const result = await limit.run(
         () =>
@@ -54,11 +54,11 @@ export function createInboundListener(deps: InboundDeps): H2cServer {
               ":path": request.path,
               "grpc-timeout": formatGrpcTimeout(deadline.remainingMs()),
             },
-            signal: guard.signal,
+            signal: call.signal,
             target: `app (${inbound.app})`,
             commitHeaders: (response) => response,
           }),
-        guard.signal,
+        call.signal,
       );
       if (result.committed || result.cancelled) return result.code;
       if (result.neverProcessed) call.refuse();
@@ -73,7 +73,7 @@ export function createInboundListener(deps: InboundDeps): H2cServer {
       call.fail(Status.RESOURCE_EXHAUSTED, message);
       return Status.RESOURCE_EXHAUSTED;
     } finally {
-      guard.stop();
+      stopDeadline();
     }
   }
 

@@ -42,12 +42,12 @@ export interface PipelineDeps {
 export async function proxyOutbound(outbound: OutboundCall, deps: PipelineDeps): Promise<number> {
   const { call, cluster, policy, request } = outbound;
   const deadline = new Deadline(request.timeoutMs, policy.timeoutMs);
-  const guard = enforceDeadline(call, deadline, `upstream ${cluster.name}`);
+  const stopDeadline = enforceDeadline(call, deadline, `upstream ${cluster.name}`);
   try {
     const fault = chooseFault(policy.faults);
     if (fault?.delayMs) {
       deps.metrics.faultInjected(cluster.name, request.method, "delay");
-      await sleep(fault.delayMs, undefined, { signal: guard.signal });
+      await sleep(fault.delayMs, undefined, { signal: call.signal });
     }
     if (fault?.abort) {
       deps.metrics.faultInjected(cluster.name, request.method, "abort");
@@ -55,14 +55,14 @@ export async function proxyOutbound(outbound: OutboundCall, deps: PipelineDeps):
       return fault.abort.code;
     }
     const result = await cluster.bulkhead.run(
-      () => attemptUntilDone(outbound, deadline, guard.signal, deps),
-      guard.signal,
+      () => attemptUntilDone(outbound, deadline, call.signal, deps),
+      call.signal,
     );
     return result.code;
   } catch (error) {
-    return failure(outbound, error, guard.signal.aborted, deps);
+    return failure(outbound, error, call.signal.aborted, deps);
   } finally {
-    guard.stop();
+    stopDeadline();
   }
 }
 
