@@ -1,7 +1,8 @@
 import type { Server } from "node:net";
 import type { Logger } from "pino";
-import { createAdminServer } from "./admin/admin-server.ts";
+import { createAdminServer, createHealthServer } from "./admin/admin-server.ts";
 import { MeshMetrics } from "./admin/metrics.ts";
+import { IntentionWatch } from "./authorization/intention-watch.ts";
 import { resolveUpstreamPolicy } from "./config/policy.ts";
 import type { SidecarConfig } from "./config/schema.ts";
 import type { MethodCatalog } from "./descriptors/method-catalog.ts";
@@ -15,9 +16,11 @@ import { createInboundListener } from "./inbound/inbound-listener.ts";
 import { Cluster } from "./outbound/cluster.ts";
 import { createOutboundListener } from "./outbound/outbound-listener.ts";
 import { Router } from "./outbound/router.ts";
-import { type H2cServer, listen } from "./proxy/h2c-server.ts";
+import { type H2Server, listen } from "./proxy/h2-server.ts";
 import { InFlight } from "./proxy/in-flight.ts";
 import { SessionPool } from "./proxy/session-pool.ts";
+import { ConnectCredentials } from "./tls/connect-credentials.ts";
+import { MeshTls } from "./tls/mesh-tls.ts";
 
 export interface SidecarOptions {
   config: SidecarConfig;
@@ -29,7 +32,7 @@ export interface SidecarOptions {
 
 export interface RunningSidecar {
   /** Bound ports, useful when the config asked for port 0. */
-  readonly ports: { inbound?: number; outbound?: number; admin: number };
+  readonly ports: { inbound?: number; outbound?: number; admin: number; health?: number };
   readonly metrics: MeshMetrics;
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly router: Router;
@@ -51,8 +54,32 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-function goAway(h2c: H2cServer) {
-  for (const session of h2c.sessions) session.close();
+function goAway(server: H2Server) {
+  for (const session of server.sessions) session.close();
+}
+
+/** The inbound listener's host with a free port: where the health listener goes unless configured. */
+function besideInbound(inboundListen: string): string {
+  return `${inboundListen.slice(0, inboundListen.lastIndexOf(":"))}:0`;
+}
+
+/** Fetches this sidecar's certificate and the roots from Consul, saying so while Consul does not answer. */
+async function meshIdentity(consul: ConsulClient, config: SidecarConfig, log: Logger, metrics: MeshMetrics) {
+  const service = config.service as string;
+  const credentials = new ConnectCredentials(consul, service, {
+    waitMs: config.consul?.watchWaitMs ?? 30_000,
+    minIntervalMs: config.consul?.watchMinIntervalMs ?? 250,
+    log,
+  });
+  credentials.start();
+  const waiting = setInterval(
+    () => log.warn({ consul: consul.baseUrl, service }, "waiting for a mesh certificate from Consul's Connect CA"),
+    5000,
+  );
+  const initial = await credentials.ready().finally(() => clearInterval(waiting));
+  metrics.certificateIssued(initial.validBefore);
+  credentials.onChange((next) => metrics.certificateIssued(next.validBefore));
+  return { credentials, tls: new MeshTls(credentials, initial) };
 }
 
 function clusterView(clusters: ReadonlyMap<string, Cluster>) {
@@ -76,16 +103,46 @@ function clusterView(clusters: ReadonlyMap<string, Cluster>) {
   );
 }
 
+function certsView(tls: MeshTls | undefined, intentions: IntentionWatch | undefined) {
+  if (!tls) return { tls: "off" };
+  const { serviceUri, serial, validBefore, trustDomain, roots } = tls.current;
+  return {
+    tls: "mutual",
+    serviceUri,
+    serial,
+    validBefore,
+    trustDomain,
+    roots: roots.length,
+    intentions: intentions?.current,
+  };
+}
+
 /** Starts the sidecar's listeners (inbound and outbound when configured, admin always). */
 export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
   const { config, catalog, log } = options;
   const metrics = new MeshMetrics();
-  const pool = new SessionPool(config.limits.connectTimeoutMs);
+  const consul = config.consul && consulClient(config.consul);
+  const identity = config.tls.enabled && consul ? await meshIdentity(consul, config, log, metrics) : undefined;
+  const intentions =
+    identity && consul && config.inbound
+      ? new IntentionWatch(consul, config.service as string, {
+          waitMs: config.consul?.watchWaitMs ?? 30_000,
+          minIntervalMs: Math.min(config.consul?.watchMinIntervalMs ?? 250, 250),
+          log,
+        })
+      : undefined;
+  intentions?.start();
+  const pool = new SessionPool(config.limits.connectTimeoutMs, identity?.tls);
   const inFlight = new InFlight();
   const router = new Router(config.upstreams);
   const clusters = new Map<string, Cluster>();
   const stopWatches: (() => void)[] = [];
-  const consul = config.consul && consulClient(config.consul);
+  if (identity)
+    stopWatches.push(
+      () => identity.credentials.stop(),
+      () => identity.tls.close(),
+    );
+  if (intentions) stopWatches.push(() => intentions.close());
   const staticEndpoints = new StaticEndpoints(
     Object.fromEntries(Object.entries(config.upstreams).map(([name, upstream]) => [name, upstream.endpoints])),
   );
@@ -117,11 +174,11 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   let drained: Promise<void> | undefined;
 
   const servers: Server[] = [];
-  const h2cServers: H2cServer[] = [];
-  const ports: { inbound?: number; outbound?: number; admin: number } = { admin: 0 };
+  const h2Servers: H2Server[] = [];
+  const ports: { inbound?: number; outbound?: number; admin: number; health?: number } = { admin: 0 };
   const closeAll = async () => {
     for (const stop of stopWatches) stop();
-    h2cServers.forEach(goAway);
+    h2Servers.forEach(goAway);
     await Promise.all(servers.map(closeServer));
     pool.close();
   };
@@ -135,29 +192,53 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
         inFlight,
         log,
         draining: () => draining,
+        mesh:
+          identity && intentions
+            ? {
+                service: config.service as string,
+                intentions,
+                secure: {
+                  tls: identity.tls,
+                  handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
+                  onRefused: (kind, reason) => {
+                    metrics.connectionRefused(kind);
+                    log.debug({ reason }, "inbound connection refused");
+                  },
+                },
+              }
+            : undefined,
       });
-      h2cServers.push(inbound);
+      h2Servers.push(inbound);
       servers.push(inbound.net);
       ports.inbound = await listen(inbound.net, config.inbound.listen);
     }
     if (config.outbound) {
       const outbound = createOutboundListener({ config, router, clusters, catalog, pool, metrics, inFlight, log });
-      h2cServers.push(outbound);
+      h2Servers.push(outbound);
       servers.push(outbound.net);
       ports.outbound = await listen(outbound.net, config.outbound.listen);
     }
     const inbound = config.inbound;
+    const readiness = async () => {
+      if (draining) return "draining";
+      const leaf = identity?.tls.current;
+      if (leaf && leaf.validBefore.getTime() <= Date.now()) return "the mesh certificate expired and was not renewed";
+      return inbound ? checkAppHealth(pool, inbound.app, 1000) : undefined;
+    };
     const admin = createAdminServer({
       metrics,
-      readiness: async () => {
-        if (draining) return "draining";
-        return inbound ? checkAppHealth(pool, inbound.app, 1000) : undefined;
-      },
+      readiness,
       clusters: () => clusterView(clusters),
+      certs: () => certsView(identity?.tls, intentions),
       config: () => config,
     });
     servers.push(admin);
     ports.admin = await listen(admin, config.admin.listen);
+    if (identity && inbound) {
+      const health = createHealthServer(readiness);
+      servers.push(health);
+      ports.health = await listen(health, config.tls.healthListen ?? besideInbound(inbound.listen));
+    }
   } catch (error) {
     await closeAll();
     throw error;
@@ -170,6 +251,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
           buildRegistration(config.service, config.consul, config.inbound, {
             inbound: ports.inbound,
             admin: ports.admin,
+            health: ports.health,
           }),
           log,
         )

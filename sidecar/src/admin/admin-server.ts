@@ -6,6 +6,8 @@ export interface AdminSources {
   /** undefined when ready, else why not. */
   readiness: () => Promise<string | undefined>;
   clusters: () => unknown;
+  /** The mesh identity in use: leaf, roots, and the intentions in force. */
+  certs: () => unknown;
   config: () => unknown;
 }
 
@@ -17,19 +19,35 @@ function send(response: ServerResponse, status: number, contentType: string, bod
 const json = (response: ServerResponse, value: unknown) =>
   send(response, 200, "application/json", `${JSON.stringify(value, null, 2)}\n`);
 
-/** The loopback admin endpoints: /healthz, /readyz, /metrics, /clusters, /config. */
+type Routes = Record<string, (response: ServerResponse) => Promise<void> | void>;
+
+const readyz = (readiness: AdminSources["readiness"]) => async (response: ServerResponse) => {
+  const problem = await readiness();
+  send(response, problem ? 503 : 200, "text/plain", `${problem ?? "ready"}\n`);
+};
+
+/** The loopback admin endpoints: /healthz, /readyz, /metrics, /clusters, /certs, /config. */
 export function createAdminServer(sources: AdminSources): Server {
-  const routes: Record<string, (response: ServerResponse) => Promise<void> | void> = {
+  return serve({
     "/healthz": (response) => send(response, 200, "text/plain", "ok\n"),
-    "/readyz": async (response) => {
-      const problem = await sources.readiness();
-      send(response, problem ? 503 : 200, "text/plain", `${problem ?? "ready"}\n`);
-    },
+    "/readyz": readyz(sources.readiness),
     "/metrics": async (response) =>
       send(response, 200, sources.metrics.registry.contentType, await sources.metrics.registry.metrics()),
     "/clusters": (response) => json(response, sources.clusters()),
+    "/certs": (response) => json(response, sources.certs()),
     "/config": (response) => json(response, sources.config()),
-  };
+  });
+}
+
+/**
+ * The one path Consul's health check needs, on a plaintext listener of its own: the inbound port takes only mutual
+ * TLS, so this is what Consul's Envoy integration calls an exposed path. /readyz asks the app through the sidecar.
+ */
+export function createHealthServer(readiness: AdminSources["readiness"]): Server {
+  return serve({ "/readyz": readyz(readiness) });
+}
+
+function serve(routes: Routes): Server {
   return createServer((request: IncomingMessage, response: ServerResponse) => {
     const path = new URL(request.url ?? "/", "http://admin").pathname;
     const route = routes[path];

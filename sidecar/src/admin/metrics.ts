@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BreakerState } from "../resilience/circuit-breaker.ts";
+import type { RefusalKind } from "../tls/peer-check.ts";
 
 export type Direction = "inbound" | "outbound";
 
@@ -81,6 +82,23 @@ export class MeshMetrics {
     labelNames: ["direction"] as const,
     registers: [this.registry],
   });
+  private readonly denied = new Counter({
+    name: "mesh_authorization_denied_total",
+    help: "Inbound calls denied by intentions, by calling service, this service and method path",
+    labelNames: ["source", "destination", "method"] as const,
+    registers: [this.registry],
+  });
+  private readonly tlsRefused = new Counter({
+    name: "mesh_tls_connections_refused_total",
+    help: "Inbound connections refused before any call: failed or unfinished handshakes, untrusted certificates, plaintext",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  private readonly certificateExpiry = new Gauge({
+    name: "mesh_tls_certificate_expiry_timestamp_seconds",
+    help: "When the sidecar's current leaf certificate expires (Unix time)",
+    registers: [this.registry],
+  });
   constructor() {
     // Process and runtime metrics (CPU, resident memory, heap, event-loop lag, GC), prefixed like the rest.
     collectDefaultMetrics({ register: this.registry, prefix: "mesh_" });
@@ -145,5 +163,17 @@ export class MeshMetrics {
 
   faultInjected(upstream: string, method: string, kind: "delay" | "abort"): void {
     this.faults.inc({ upstream, method, kind });
+  }
+
+  authorizationDenied(source: string, destination: string, method: string): void {
+    this.denied.inc({ source, destination, method });
+  }
+
+  connectionRefused(reason: RefusalKind): void {
+    this.tlsRefused.inc({ reason });
+  }
+
+  certificateIssued(validBefore: Date): void {
+    this.certificateExpiry.set(validBefore.getTime() / 1000);
   }
 }

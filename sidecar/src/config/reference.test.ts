@@ -14,7 +14,7 @@ function leafKeys(value: unknown, prefix = ""): string[] {
 
 describe("CONFIG.md", () => {
   it("lists every configuration key that has a default", () => {
-    const defaults = parseConfig({ inbound: {}, outbound: {}, consul: {} });
+    const defaults = parseConfig({ service: "example", inbound: {}, outbound: {}, consul: {} });
     const documented = leafKeys(defaults).map((key) => key.replace(/^defaults\./, ""));
     const missing = documented.filter((key) => !reference.includes(`\`${key}\``));
     expect(missing).toEqual([]);

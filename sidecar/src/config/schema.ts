@@ -138,78 +138,101 @@ export const upstreamSchema = z.strictObject({
   methods: z.record(z.string(), methodPolicySchema).default({}),
 });
 
-export const configSchema = z.strictObject({
-  /** The mesh service this sidecar fronts (the name it registers under). */
-  service: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]*$/, "expected a lower-case service name")
-    .optional(),
-  inbound: z
-    .strictObject({
-      listen: address.default("0.0.0.0:15000"),
-      /** The local app's gRPC server. */
-      app: address.default("127.0.0.1:50051"),
-      maxConcurrent: z.number().int().min(1).default(1024),
-      maxQueue: z.number().int().min(0).default(128),
-      timeoutMs: ms.min(1).default(60_000),
-      /** The protobuf services the app serves, advertised in Consul so callers can route to this service by contract. */
-      services: z
-        .array(z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, "expected package.Service"))
-        .default([]),
-    })
-    .optional(),
-  outbound: z.strictObject({ listen: address.default("127.0.0.1:15001") }).optional(),
-  admin: z.strictObject({ listen: address.default("127.0.0.1:15090") }).prefault({}),
-  /** Descriptor sets (`buf build -o image.binpb`) that tell each method's idempotency level. */
-  descriptors: z.array(z.string().min(1)).default([]),
-  limits: z
-    .strictObject({
-      maxMessageBytes: z
-        .number()
-        .int()
-        .min(1)
-        .default(4 * 1024 * 1024),
-      retryBufferBytes: z
-        .number()
-        .int()
-        .min(0)
-        .default(64 * 1024),
-      connectTimeoutMs: ms.min(1).default(1000),
-      maxConcurrentStreams: z.number().int().min(1).default(1000),
-      /** Request headers larger than this (HTTP/2 header list size) are refused: gRPC servers' own limit is 8 KiB,
-       * and a peer that exceeds it closes the whole connection, failing every call multiplexed on it. */
-      maxHeaderListBytes: z.number().int().min(1024).default(8192),
-    })
-    .prefault({}),
-  /** Discovery and registration through a Consul agent (CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN override). */
-  consul: z
-    .strictObject({
-      address: z.string().min(1).default("127.0.0.1:8500"),
-      token: z.string().optional(),
-      /** Register the inbound listener under `service` (needs `service` and `inbound`). */
-      register: z.boolean().default(true),
-      /** The address callers reach the inbound listener at; default: its listen host, or this host's first
-       * non-loopback IPv4 address when it listens on all interfaces. */
-      advertiseAddress: z.string().optional(),
-      tags: z.array(z.string()).default([]),
-      /** The version advertised in the registration's Meta. */
-      version: z.string().default("0.0.0"),
-      checkIntervalMs: ms.min(1000).default(10_000),
-      checkTimeoutMs: ms.min(100).default(2000),
-      deregisterCriticalAfterMs: ms.min(60_000).default(60_000),
-      /** How long a discovery watch blocks per request (Consul's `wait`). */
-      watchWaitMs: ms.min(1000).max(600_000).default(30_000),
-      /** A watch sends at most one request per this interval while nothing changes (guards against storms). */
-      watchMinIntervalMs: ms.min(10).default(250),
-    })
-    .optional(),
-  /** How long SIGTERM waits for in-flight calls before closing them. */
-  drainTimeoutMs: ms.default(10_000),
-  defaults: defaultsSchema.prefault({}),
-  upstreams: z
-    .record(z.string().regex(/^[a-z][a-z0-9-]*$/, "expected a lower-case upstream name"), upstreamSchema)
-    .default({}),
-});
+export const configSchema = z
+  .strictObject({
+    /** The mesh service this sidecar fronts (the name it registers under). */
+    service: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/, "expected a lower-case service name")
+      .optional(),
+    inbound: z
+      .strictObject({
+        listen: address.default("0.0.0.0:15000"),
+        /** The local app's gRPC server. */
+        app: address.default("127.0.0.1:50051"),
+        maxConcurrent: z.number().int().min(1).default(1024),
+        maxQueue: z.number().int().min(0).default(128),
+        timeoutMs: ms.min(1).default(60_000),
+        /** The protobuf services the app serves, advertised in Consul so callers can route to this service by contract. */
+        services: z
+          .array(z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, "expected package.Service"))
+          .default([]),
+      })
+      .optional(),
+    outbound: z.strictObject({ listen: address.default("127.0.0.1:15001") }).optional(),
+    admin: z.strictObject({ listen: address.default("127.0.0.1:15090") }).prefault({}),
+    /** Descriptor sets (`buf build -o image.binpb`) that tell each method's idempotency level. */
+    descriptors: z.array(z.string().min(1)).default([]),
+    limits: z
+      .strictObject({
+        maxMessageBytes: z
+          .number()
+          .int()
+          .min(1)
+          .default(4 * 1024 * 1024),
+        retryBufferBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(64 * 1024),
+        connectTimeoutMs: ms.min(1).default(1000),
+        maxConcurrentStreams: z.number().int().min(1).default(1000),
+        /** Request headers larger than this (HTTP/2 header list size) are refused: gRPC servers' own limit is 8 KiB,
+         * and a peer that exceeds it closes the whole connection, failing every call multiplexed on it. */
+        maxHeaderListBytes: z.number().int().min(1024).default(8192),
+      })
+      .prefault({}),
+    /** Discovery and registration through a Consul agent (CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN override). */
+    consul: z
+      .strictObject({
+        address: z.string().min(1).default("127.0.0.1:8500"),
+        token: z.string().optional(),
+        /** Register the inbound listener under `service` (needs `service` and `inbound`). */
+        register: z.boolean().default(true),
+        /** The address callers reach the inbound listener at; default: its listen host, or this host's first
+         * non-loopback IPv4 address when it listens on all interfaces. */
+        advertiseAddress: z.string().optional(),
+        tags: z.array(z.string()).default([]),
+        /** The version advertised in the registration's Meta. */
+        version: z.string().default("0.0.0"),
+        checkIntervalMs: ms.min(1000).default(10_000),
+        checkTimeoutMs: ms.min(100).default(2000),
+        deregisterCriticalAfterMs: ms.min(60_000).default(60_000),
+        /** How long a discovery watch blocks per request (Consul's `wait`). */
+        watchWaitMs: ms.min(1000).max(600_000).default(30_000),
+        /** A watch sends at most one request per this interval while nothing changes (guards against storms). */
+        watchMinIntervalMs: ms.min(10).default(250),
+      })
+      .optional(),
+    /** Mutual TLS between sidecars with identities from Consul's Connect CA, and authorization by intentions. */
+    tls: z
+      .strictObject({
+        /** Default: on whenever the sidecar talks to Consul (a `consul` section). */
+        enabled: z.boolean().optional(),
+        /** A connection that has not finished its TLS handshake by then is closed. */
+        handshakeTimeoutMs: ms.min(100).default(5000),
+        /** A plaintext listener answering only GET /readyz, for Consul's health check (the inbound port takes only
+         * mutual TLS, which Consul's checks cannot speak); default: the inbound listener's host, a free port. */
+        healthListen: address.optional(),
+      })
+      .prefault({}),
+    /** How long SIGTERM waits for in-flight calls before closing them. */
+    drainTimeoutMs: ms.default(10_000),
+    defaults: defaultsSchema.prefault({}),
+    upstreams: z
+      .record(z.string().regex(/^[a-z][a-z0-9-]*$/, "expected a lower-case upstream name"), upstreamSchema)
+      .default({}),
+  })
+  .transform((config, context) => {
+    const enabled = config.tls.enabled ?? config.consul !== undefined;
+    const needs = (key: string, message: string) =>
+      context.addIssue({ code: "custom", path: [key], message, input: undefined });
+    if (enabled && !config.consul)
+      needs("consul", "mesh TLS (tls.enabled) takes its certificates from Consul: add a consul section");
+    if (enabled && !config.service)
+      needs("service", "mesh TLS needs the service name this sidecar's certificate is for");
+    return { ...config, tls: { ...config.tls, enabled } };
+  });
 
 export type SidecarConfig = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;

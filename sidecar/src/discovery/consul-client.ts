@@ -1,4 +1,4 @@
-// A small client for the four Consul calls the sidecar makes. The npm `consul` client does not fit: it drops the
+// A small client for the Consul calls the sidecar makes. The npm `consul` client does not fit: it drops the
 // X-Consul-Index header from results (so blocking queries cannot be driven), cannot send ?replace-existing-checks,
 // and its watch re-polls at once on an unchanged index.
 
@@ -67,17 +67,27 @@ export class ConsulClient {
   }
 
   /**
-   * The passing instances of a service: a blocking query when index > 0, returning once the result's index passes
-   * it or after `waitMs`.
+   * A blocking query (consul-api-subset §2): with index > 0 the agent answers once the result's index passes it or
+   * after `waitMs`. Resolves with the parsed body, the new index and the response headers.
    */
-  async passingInstances(service: string, index: number, waitMs: number, signal: AbortSignal) {
-    const query = `passing&index=${index}&wait=${Math.ceil(waitMs / 1000)}s`;
-    const response = await this.call(`/v1/health/service/${encodeURIComponent(service)}?${query}`, {
+  async blockingGet<T>(path: string, index: number, waitMs: number, signal: AbortSignal) {
+    const separator = path.includes("?") ? "&" : "?";
+    const response = await this.call(`${path}${separator}index=${index}&wait=${Math.ceil(waitMs / 1000)}s`, {
       signal,
       // Consul may hold the request for wait + wait/16.
       timeoutMs: waitMs + waitMs / 16 + 5000,
     });
     const next = Number(response.headers.get("X-Consul-Index"));
-    return { entries: (await response.json()) as HealthEntry[], index: Number.isFinite(next) ? next : 0 };
+    return { value: (await response.json()) as T, index: Number.isFinite(next) ? next : 0, headers: response.headers };
+  }
+
+  /** The passing instances of a service, as a blocking query. */
+  passingInstances(service: string, index: number, waitMs: number, signal: AbortSignal) {
+    return this.blockingGet<HealthEntry[]>(
+      `/v1/health/service/${encodeURIComponent(service)}?passing`,
+      index,
+      waitMs,
+      signal,
+    );
   }
 }

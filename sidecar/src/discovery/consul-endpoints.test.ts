@@ -16,7 +16,7 @@ function scriptedClient(indexes: number[]) {
     async passingInstances(_service: string, index: number) {
       requested.push(index);
       const next = indexes[Math.min(call++, indexes.length - 1)] as number;
-      return { entries: [entry(next < 4 ? 1 : 2)], index: next };
+      return { value: [entry(next < 4 ? 1 : 2)], index: next };
     },
   } as unknown as ConsulClient;
   return { client, requested };

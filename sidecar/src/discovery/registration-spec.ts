@@ -23,15 +23,22 @@ const goDuration = (ms: number) => `${ms}ms`;
 /**
  * The registration of this sidecar's service instance: ID `<service>-<host>-<port>`, the inbound listener's
  * address, Meta naming the protobuf services served (for routing by contract), the version and the admin port,
- * and a gRPC health check that goes through the inbound listener to the app, so it tests both.
+ * and a health check that reaches the app through the sidecar, so it tests both. Without mesh TLS that is a gRPC
+ * check on the inbound listener; with it (`ports.health`), Consul cannot present a mesh certificate, so the check is
+ * HTTP on the sidecar's plaintext health listener, whose /readyz asks the app (Consul's "exposed path" approach),
+ * and the service is marked Connect-native: it speaks mutual TLS with Connect CA certificates itself.
  */
 export function buildRegistration(
   service: string,
   consul: ConsulConfig,
   inbound: InboundConfig,
-  ports: { inbound: number; admin: number },
+  ports: { inbound: number; admin: number; health?: number },
 ): ServiceRegistration {
   const address = advertiseAddress(consul, inbound);
+  const check =
+    ports.health === undefined
+      ? { Name: `gRPC health of ${service} through its sidecar`, GRPC: `${address}:${ports.inbound}` }
+      : { Name: `readiness of ${service} through its sidecar`, HTTP: `http://${address}:${ports.health}/readyz` };
   return {
     ID: `${service}-${hostname()}-${ports.inbound}`,
     Name: service,
@@ -42,10 +49,11 @@ export function buildRegistration(
       "grpc-services": inbound.services.join(","),
       version: consul.version,
       "admin-port": String(ports.admin),
+      "mesh-tls": ports.health === undefined ? "off" : "mutual",
     },
+    ...(ports.health === undefined ? {} : { Connect: { Native: true } }),
     Check: {
-      Name: `gRPC health of ${service} through its sidecar`,
-      GRPC: `${address}:${ports.inbound}`,
+      ...check,
       Interval: goDuration(consul.checkIntervalMs),
       Timeout: goDuration(consul.checkTimeoutMs),
       DeregisterCriticalServiceAfter: goDuration(consul.deregisterCriticalAfterMs),

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { Logger } from "pino";
 import type { MeshMetrics } from "../admin/metrics.ts";
+import type { IntentionWatch } from "../authorization/intention-watch.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import { runAttempt } from "../proxy/attempt.ts";
 import { trackCall } from "../proxy/call-tracking.ts";
@@ -9,12 +10,13 @@ import { DownstreamCall } from "../proxy/downstream-call.ts";
 import { type GrpcRequest, isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
 import { Status } from "../proxy/grpc-status.ts";
 import { formatGrpcTimeout } from "../proxy/grpc-timeout.ts";
-import { createH2cServer, type H2cServer } from "../proxy/h2c-server.ts";
-import { endToEndHeaders } from "../proxy/headers.ts";
+import { createH2Server, type H2Server, type SecureInbound } from "../proxy/h2-server.ts";
+import { endToEndHeaders, headerValue } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import { Bulkhead, BulkheadFullError } from "../resilience/bulkhead.ts";
 import { Deadline } from "../resilience/deadline.ts";
+import type { Peer } from "../tls/peer-check.ts";
 
 export type InboundConfig = NonNullable<SidecarConfig["inbound"]>;
 
@@ -27,13 +29,15 @@ export interface InboundDeps {
   log: Logger;
   /** True once the sidecar drains: new calls are refused so callers go to another instance. */
   draining: () => boolean;
+  /** Mutual TLS and authorization: who may call which method of this service. */
+  mesh?: { service: string; secure: SecureInbound; intentions: IntentionWatch };
 }
 
 const NOT_FORWARDED = new Set(["grpc-timeout"]);
 const APP = "app";
 
 /** The public listener: protects the local app with a concurrency limit and the caller's deadline, then forwards. */
-export function createInboundListener(deps: InboundDeps): H2cServer {
+export function createInboundListener(deps: InboundDeps): H2Server {
   const { inbound } = deps;
   const limit = new Bulkhead({ maxConcurrent: inbound.maxConcurrent, maxQueue: inbound.maxQueue });
 
@@ -77,13 +81,37 @@ export function createInboundListener(deps: InboundDeps): H2cServer {
     }
   }
 
-  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+  /** Why the caller may not make this call, or undefined when it may (or when authorization is off). */
+  const denial = (request: GrpcRequest, headers: IncomingHttpHeaders, peer: Peer | undefined) => {
+    const { mesh } = deps;
+    if (!mesh) return undefined;
+    const source = peer && "identity" in peer ? peer.identity.service : "an unidentified caller";
+    const decision = mesh.intentions.authorize({
+      source,
+      path: request.path,
+      method: "POST",
+      header: (name) => headerValue(headers, name),
+    });
+    if (decision.allowed) return undefined;
+    deps.metrics.authorizationDenied(source, mesh.service, request.path);
+    deps.log.info({ source, destination: mesh.service, path: request.path, reason: decision.reason }, "call denied");
+    return `${source} may not call ${request.path} on ${mesh.service}: ${decision.reason}`;
+  };
+
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: Peer | undefined) => {
     const request = readGrpcRequest(headers, deps.limits.maxHeaderListBytes);
     if (isProblem(request)) return rejectRequest(stream, request);
+    const denied = denial(request, headers, peer);
+    if (denied) return rejectRequest(stream, { httpStatus: 200, code: Status.PERMISSION_DENIED, message: denied });
     const call = new DownstreamCall(stream, deps.limits);
     if (deps.draining()) return call.refuse();
     trackCall(deps, "inbound", APP, request, () => forward(call, request, headers));
   };
 
-  return createH2cServer({ maxConcurrentStreams: deps.limits.maxConcurrentStreams, idleTimeoutMs: 300_000, onStream });
+  return createH2Server({
+    maxConcurrentStreams: deps.limits.maxConcurrentStreams,
+    idleTimeoutMs: 300_000,
+    secure: deps.mesh?.secure,
+    onStream,
+  });
 }

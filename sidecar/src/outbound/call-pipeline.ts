@@ -133,11 +133,11 @@ async function attemptOn(
   try {
     return await runAttempt({
       call,
-      session: deps.pool.get(endpoint.address),
+      session: deps.pool.get(endpoint.address, cluster.name),
       headers: {
         ...headers,
         ":method": "POST",
-        ":scheme": "http",
+        ":scheme": deps.pool.secure ? "https" : "http",
         ":authority": endpoint.address,
         ":path": request.path,
         "grpc-timeout": formatGrpcTimeout(deadline.remainingMs()),

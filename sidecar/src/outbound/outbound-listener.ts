@@ -8,7 +8,7 @@ import { trackCall } from "../proxy/call-tracking.ts";
 import { DownstreamCall } from "../proxy/downstream-call.ts";
 import { isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
 import { Status } from "../proxy/grpc-status.ts";
-import { createH2cServer, type H2cServer } from "../proxy/h2c-server.ts";
+import { createH2Server, type H2Server } from "../proxy/h2-server.ts";
 import { endToEndHeaders, headerValue } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
@@ -30,7 +30,7 @@ export interface OutboundDeps {
 const NOT_FORWARDED = new Set(["grpc-timeout"]);
 
 /** The listener the local app calls other services through. */
-export function createOutboundListener(deps: OutboundDeps): H2cServer {
+export function createOutboundListener(deps: OutboundDeps): H2Server {
   const policies = new Map<string, MethodPolicy>();
   const policyFor = (upstream: string, service: string, method: string) => {
     const key = `${upstream}|${service}/${method}`;
@@ -64,7 +64,7 @@ export function createOutboundListener(deps: OutboundDeps): H2cServer {
     trackCall(deps, "outbound", upstream, request, () => proxyOutbound(outbound, deps));
   };
 
-  return createH2cServer({
+  return createH2Server({
     maxConcurrentStreams: deps.config.limits.maxConcurrentStreams,
     idleTimeoutMs: 300_000,
     onStream,

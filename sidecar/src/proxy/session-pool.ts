@@ -1,22 +1,43 @@
 import { type ClientHttp2Session, connect } from "node:http2";
+import type { MeshTls } from "../tls/mesh-tls.ts";
 
 /**
  * One multiplexed HTTP/2 connection per upstream endpoint, opened on first use and replaced once it closes,
  * fails or receives GOAWAY. A connection that does not open within connectTimeoutMs is dropped, failing its
- * streams before they were sent, so they count as never processed.
+ * streams before they were sent, so they count as never processed. With mesh TLS, connections to another
+ * service's sidecar are mutual TLS and must reach that service; the local app is always plaintext on loopback.
  */
 export class SessionPool {
   private readonly sessions = new Map<string, ClientHttp2Session>();
 
-  constructor(private readonly connectTimeoutMs: number) {}
+  constructor(
+    private readonly connectTimeoutMs: number,
+    private readonly tls?: MeshTls,
+  ) {}
 
-  get(authority: string): ClientHttp2Session {
-    const existing = this.sessions.get(authority);
+  /** Whether connections to other services' sidecars are mutual TLS. */
+  get secure(): boolean {
+    return this.tls !== undefined;
+  }
+
+  /** The connection to `authority`; `peerService` names the mesh service expected there (mutual TLS). */
+  get(authority: string, peerService?: string): ClientHttp2Session {
+    const secure = this.tls && peerService !== undefined;
+    const key = secure ? `${peerService}@${authority}` : authority;
+    const existing = this.sessions.get(key);
     if (existing && !existing.closed && !existing.destroyed) return existing;
-    const session = connect(`http://${authority}`, { settings: { enablePush: false } });
-    this.sessions.set(authority, session);
+    const session = secure
+      ? connect(`https://${authority}`, {
+          settings: { enablePush: false },
+          createConnection: () => {
+            const url = new URL(`https://${authority}`);
+            return (this.tls as MeshTls).connect(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port), peerService);
+          },
+        })
+      : connect(`http://${authority}`, { settings: { enablePush: false } });
+    this.sessions.set(key, session);
     const forget = () => {
-      if (this.sessions.get(authority) === session) this.sessions.delete(authority);
+      if (this.sessions.get(key) === session) this.sessions.delete(key);
     };
     const timer = setTimeout(
       () => session.destroy(new Error(`connect timeout after ${this.connectTimeoutMs} ms`)),

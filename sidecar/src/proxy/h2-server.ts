@@ -1,0 +1,152 @@
+import type { IncomingHttpHeaders } from "node:http2";
+import {
+  createServer as createHttp2Server,
+  type Http2Server,
+  type Http2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import type { MeshTls } from "../tls/mesh-tls.ts";
+import type { Peer, RefusalKind } from "../tls/peer-check.ts";
+import { rejectRequest } from "./grpc-request.ts";
+import { Status } from "./grpc-status.ts";
+
+// Every HTTP/2 connection opens with this preface (RFC 9113, 3.4); every TLS connection with a handshake record.
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const TLS_HANDSHAKE_RECORD = 0x16;
+const NOT_HTTP2 =
+  "HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" +
+  "this port serves gRPC over HTTP/2 (h2c) only\n";
+const NOT_MESH_TLS =
+  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" +
+  "this port serves gRPC over HTTP/2 with mutual TLS only (a mesh identity certificate from the Connect CA)\n";
+const PLAINTEXT_ON_TLS_PORT =
+  "plaintext HTTP/2 on a mutual-TLS port: connect with TLS 1.3 and a mesh identity certificate from the Connect CA";
+
+export interface SecureInbound {
+  tls: MeshTls;
+  handshakeTimeoutMs: number;
+  /** A connection that is refused, and why (a handshake error, an untrusted certificate...). */
+  onRefused: (kind: RefusalKind, reason: string) => void;
+}
+
+export interface H2ServerOptions {
+  maxConcurrentStreams: number;
+  /** Connections that send nothing for this long are closed. */
+  idleTimeoutMs: number;
+  /** Mutual TLS: only verified mesh peers reach onStream; everyone else is told why and dropped. */
+  secure?: SecureInbound;
+  /** A stream from a trusted peer: with mutual TLS, `identity` is who called. */
+  onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: Peer | undefined) => void;
+}
+
+export interface H2Server {
+  readonly net: Server;
+  readonly http2: Http2Server;
+  /** Live HTTP/2 sessions, to send GOAWAY to on drain. */
+  readonly sessions: Set<Http2Session>;
+}
+
+/**
+ * An HTTP/2 server that first looks at what a connection opens with. Without mutual TLS it serves h2c, and answers
+ * anything else (HTTP/1.1, TLS, garbage) with one plain line. With mutual TLS it takes TLS handshakes; a peer that is
+ * not a trusted mesh service (plaintext HTTP/2, no or a bad certificate) gets UNAUTHENTICATED with the reason on
+ * every stream and a closed connection, and never reaches onStream.
+ */
+export function createH2Server(options: H2ServerOptions): H2Server {
+  const { secure } = options;
+  const http2 = createHttp2Server({
+    settings: { maxConcurrentStreams: options.maxConcurrentStreams },
+    maxSessionMemory: 64,
+  });
+  const sessions = new Set<Http2Session>();
+  const peers = new WeakMap<Http2Session, Peer>();
+  http2.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+    session.on("error", () => {});
+    session.setTimeout(options.idleTimeoutMs, () => session.close());
+  });
+  http2.on("sessionError", () => {});
+  http2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    const peer = peers.get(stream.session as Http2Session);
+    if (peer && "rejected" in peer) {
+      rejectRequest(stream, { httpStatus: 200, code: Status.UNAUTHENTICATED, message: peer.rejected });
+      stream.session?.close();
+      return;
+    }
+    options.onStream(stream, headers, peer);
+  });
+
+  // Node creates the session, and emits "session", synchronously inside the "connection" event.
+  const openSession = (socket: Socket, peer?: Peer) => {
+    let opened: Http2Session | undefined;
+    const grab = (session: Http2Session) => {
+      opened = session;
+    };
+    http2.once("session", grab);
+    http2.emit("connection", socket);
+    http2.off("session", grab);
+    if (opened && peer) peers.set(opened, peer);
+  };
+
+  const tlsServer = secure?.tls.createServer({
+    handshakeTimeoutMs: secure.handshakeTimeoutMs,
+    onConnection: (socket: TLSSocket, peer: Peer) => {
+      if ("rejected" in peer) secure.onRefused(peer.kind, peer.rejected);
+      openSession(socket, peer);
+    },
+    onNotHttp2: (socket) => {
+      secure.onRefused("not_h2", "TLS without ALPN h2");
+      socket.end(NOT_MESH_TLS);
+    },
+    onHandshakeError: (error) => secure.onRefused("handshake_failed", `TLS handshake failed: ${error.message}`),
+  });
+
+  const net = createNetServer((socket: Socket) => {
+    socket.on("error", () => {});
+    socket.setTimeout(secure?.handshakeTimeoutMs ?? options.idleTimeoutMs, () => socket.destroy());
+    socket.once("data", (first: Buffer) => {
+      socket.setTimeout(0);
+      // The protocol layer takes bytes already buffered on the socket: keep them there.
+      socket.pause();
+      socket.unshift(first);
+      const length = Math.min(first.length, PREFACE.length);
+      const h2c = first.subarray(0, length).equals(PREFACE.subarray(0, length));
+      if (tlsServer && first[0] === TLS_HANDSHAKE_RECORD) {
+        tlsServer.emit("connection", socket);
+      } else if (h2c) {
+        if (secure) secure.onRefused("plaintext", PLAINTEXT_ON_TLS_PORT);
+        openSession(socket, secure ? { rejected: PLAINTEXT_ON_TLS_PORT, kind: "plaintext" } : undefined);
+      } else {
+        if (secure) secure.onRefused("plaintext", "not TLS");
+        socket.resume();
+        socket.end(secure ? NOT_MESH_TLS : NOT_HTTP2);
+      }
+    });
+  });
+  return { net, http2, sessions };
+}
+
+/** Listens on `host:port` (port 0 picks a free one) and resolves with the bound port. */
+export function listen(server: Server, address: string): Promise<number> {
+  const separator = address.lastIndexOf(":");
+  const host = address.slice(0, separator).replace(/^\[|\]$/g, "");
+  const port = Number(address.slice(separator + 1));
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === "EADDRINUSE"
+            ? `${address} is already in use`
+            : `cannot listen on ${address}: ${error.message}`,
+        ),
+      ),
+    );
+    server.listen(port, host, () => {
+      const bound = server.address();
+      resolve(typeof bound === "object" && bound ? bound.port : port);
+    });
+  });
+}
