@@ -4,22 +4,13 @@ import type { AgentState } from "../state/agent-state.ts";
 import type { Check, CheckStatus } from "../state/model.ts";
 import { DEFAULT_LIMITS, type RegistrationLimits, registerService } from "../state/registration.ts";
 import { agentServiceView, checkView } from "../state/views.ts";
-import { RequestError, stringField } from "./fields.ts";
+import { jsonBody, RequestError, stringField } from "./fields.ts";
 import { type ConsulRequest, flag, type Reply } from "./query.ts";
 
 const OUTPUT_MAX = 4096;
 const EMPTY: Reply = {};
 const MAINTENANCE_NOTE =
   "Maintenance mode is enabled for this service, but no reason was provided. This is a default message.";
-
-function parseBody(request: ConsulRequest): unknown {
-  if (request.body.length === 0) return {};
-  try {
-    return JSON.parse(request.body.toString("utf8"));
-  } catch (error) {
-    throw new RequestError(400, `Request decode failed: ${(error as Error).message}`);
-  }
-}
 
 function truncate(output: string): string {
   const bytes = Buffer.from(output);
@@ -48,7 +39,7 @@ function ttlCheck(state: AgentState, checkId: string): Check {
 export function agentRoutes({ state, runner, limits = DEFAULT_LIMITS }: AgentContext) {
   const register = (request: ConsulRequest): Reply => {
     const replace = request.query.has("replace-existing-checks") && flag(request.query, "replace-existing-checks");
-    const { checks, removedChecks } = registerService(state, parseBody(request), replace, limits);
+    const { checks, removedChecks } = registerService(state, jsonBody(request.body), replace, limits);
     for (const check of removedChecks) runner.unschedule(check.checkId);
     for (const check of checks) runner.schedule(check);
     return EMPTY;
@@ -76,7 +67,7 @@ export function agentRoutes({ state, runner, limits = DEFAULT_LIMITS }: AgentCon
 
   const update = (request: ConsulRequest): Reply => {
     const check = ttlCheck(state, request.rest);
-    const body = parseBody(request);
+    const body = jsonBody(request.body);
     const status = stringField(body, "Status") ?? check.status;
     if (!["passing", "warning", "critical"].includes(status))
       throw new RequestError(400, `Invalid check status: '${status}'`);

@@ -34,6 +34,16 @@ export function stringMap(object: unknown, name: string): Record<string, string>
   return Object.fromEntries(Object.entries(value).map(([key, each]) => [key, String(each)]));
 }
 
+/** A JSON request body (an empty body is `{}`); one that does not parse is a 400, worded as Consul's decoder. */
+export function jsonBody(body: Buffer): unknown {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw new RequestError(400, `Request decode failed: ${(error as Error).message}`);
+  }
+}
+
 /** An error answered as Consul does: the status code with a plain-text reason. */
 export class RequestError extends Error {
   constructor(
