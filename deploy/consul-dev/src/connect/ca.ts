@@ -15,6 +15,7 @@ import {
   issueLeafCertificate,
   type KeyPair,
   keyBits,
+  pemOf,
   publicKeyOf,
   randomSerialHex,
   type SigningAuthority,
@@ -172,7 +173,7 @@ export class ConnectCA {
       let authority: SigningAuthority | undefined;
       if (next.settings.privateKey && next.settings.rootCert) {
         const candidate = await importAuthority(next.settings.privateKey, next.settings.rootCert);
-        if (describeCertificate(candidate.certificate.toString("pem")).fingerprint !== active.id) authority = candidate;
+        if (describeCertificate(pemOf(candidate.certificate)).fingerprint !== active.id) authority = candidate;
       } else if (next.settings.privateKey) {
         const privateKey = await importPrivateKey(next.settings.privateKey);
         const keys = { privateKey, publicKey: await publicKeyOf(privateKey) };
@@ -240,7 +241,7 @@ export class ConnectCA {
 
   /** A root's record; its indexes are set when it is stored. */
   private async makeRoot(authority: SigningAuthority, intermediateCerts: string[], index = 0): Promise<CaRoot> {
-    const info = describeCertificate(authority.certificate.toString("pem"));
+    const info = describeCertificate(pemOf(authority.certificate));
     const serial = Number.parseInt(info.serialHex, 16);
     return {
       id: info.fingerprint,
@@ -292,7 +293,7 @@ export class ConnectCA {
     const leaf: IssuedLeaf = {
       service,
       serialNumber: colonHex(serialHex),
-      certPem: [leafPem, ...root.intermediateCerts].map((pem) => (pem.endsWith("\n") ? pem : `${pem}\n`)).join(""),
+      certPem: [leafPem, ...root.intermediateCerts].join(""),
       privateKeyPem,
       serviceUri,
       validAfter: new Date(validAfter),

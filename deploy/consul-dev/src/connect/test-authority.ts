@@ -6,6 +6,7 @@ import {
   exportSec1Pem,
   generateKeyPair,
   issueLeafCertificate,
+  pemOf,
   randomSerialHex,
 } from "./x509.ts";
 
@@ -56,7 +57,7 @@ export async function createTestAuthority(options: TestAuthorityOptions): Promis
     notAfter: options.notAfter ?? new Date(now + 10 * 365 * 24 * 3_600_000),
   });
   return {
-    rootPem: authority.certificate.toString("pem"),
+    rootPem: pemOf(authority.certificate),
     keyPem: await exportPkcs8Pem(keys.privateKey),
     async issueLeaf(leaf) {
       const leafKeys = await generateKeyPair(256);

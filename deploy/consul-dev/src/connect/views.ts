@@ -33,10 +33,7 @@ export function rootsView(ca: ConnectCA) {
 
 /** Every root, each followed by its intermediates: what `?pem=true` answers. */
 export function rootsPem(ca: ConnectCA): string {
-  return ca.roots
-    .flatMap((root) => [root.rootCert, ...root.intermediateCerts])
-    .map((pem) => (pem.endsWith("\n") ? pem : `${pem}\n`))
-    .join("");
+  return ca.roots.flatMap((root) => [root.rootCert, ...root.intermediateCerts]).join("");
 }
 
 export function leafView(leaf: IssuedLeaf) {

@@ -53,6 +53,11 @@ export function randomSerialHex(): string {
   return bytes.toString("hex");
 }
 
+/** PEM ending in a newline, as Go's pem.Encode writes it (Consul's RootCert and CertPEM). */
+export function pemOf(certificate: x509.X509Certificate): string {
+  return `${certificate.toString("pem").trimEnd()}\n`;
+}
+
 export interface CertificateInfo {
   pem: string;
   serialHex: string;
@@ -71,7 +76,7 @@ export function describeCertificate(pem: string): CertificateInfo {
   const basic = cert.getExtension(x509.BasicConstraintsExtension);
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
   return {
-    pem: cert.toString("pem"),
+    pem: pemOf(cert),
     serialHex: cert.serialNumber,
     subjectKeyId: ski?.keyId ?? "",
     notBefore: cert.notBefore,
@@ -141,7 +146,7 @@ export async function crossSign(root: x509.X509Certificate, issuer: SigningAutho
     signingAlgorithm: signingAlgorithm(issuer.privateKey),
     extensions,
   });
-  return certificate.toString("pem");
+  return pemOf(certificate);
 }
 
 export interface LeafParams {
@@ -185,7 +190,7 @@ export async function issueLeafCertificate(params: LeafParams): Promise<string> 
       new x509.SubjectAlternativeNameExtension(names),
     ],
   });
-  return certificate.toString("pem");
+  return pemOf(certificate);
 }
 
 /** PKCS#8 PEM ("PRIVATE KEY"). */
