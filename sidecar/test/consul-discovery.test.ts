@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminJson, type ClustersView, echoClient, startTestSidecar, type TestSidecar } from "./harness.ts";
 
 // Two instances of a service, each an app process behind its own sidecar registered in consul-dev, and a caller
-// behind a third sidecar that discovers them; no endpoint is configured anywhere.
+// behind a third sidecar that discovers them; no endpoint is configured anywhere. Mesh TLS is off here (plaintext
+// discovery and the gRPC check); mtls.test.ts runs discovery with it.
 const ECHO_MAIN = resolve(import.meta.dirname, "../../services/kit/src/testing/echo-main.ts");
 
 interface Instance {
@@ -63,10 +64,15 @@ beforeAll(async () => {
       service: "echo",
       inbound: { listen: "127.0.0.1:0", app: `127.0.0.1:${instance.port}`, services: ["mesh.echo.v1.EchoService"] },
       consul: consulConfig(),
+      tls: { enabled: false },
     });
     instances.push(instance);
   }
-  caller = await startTestSidecar({ consul: { ...consulConfig(), register: false }, upstreams: { echo: {} } });
+  caller = await startTestSidecar({
+    consul: { ...consulConfig(), register: false },
+    tls: { enabled: false },
+    upstreams: { echo: {} },
+  });
   await until(async () => (await healthyCount()) === 2 && (await callerEndpoints()) === 2);
 }, 60_000);
 

@@ -76,7 +76,8 @@ export class MeshTls {
       options.onConnection(socket, checkClient(socket, this.credentials.trustDomain));
     });
     server.on("tlsClientError", (error: Error, socket: Socket) => {
-      socket.destroy();
+      // Node destroys a socket whose handshake failed itself (after sending the alert); a timed-out one it leaves open.
+      if (!socket.destroyed) socket.destroy();
       options.onHandshakeError(error);
     });
     this.servers.add(server);

@@ -14,6 +14,20 @@ export type RefusalKind =
 /** Who is on the other end of an accepted connection: a verified mesh service, or why it is not one. */
 export type Peer = { identity: ServiceIdentity } | { rejected: string; kind: RefusalKind };
 
+// OpenSSL's verification codes, as Node reports them, in words a caller can act on.
+const NOT_OUR_CA = "not issued by a root this mesh trusts";
+const VERIFY_ERRORS: Record<string, string> = {
+  CERT_HAS_EXPIRED: "certificate has expired",
+  CERT_NOT_YET_VALID: "certificate is not yet valid",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: NOT_OUR_CA,
+  UNABLE_TO_GET_ISSUER_CERT: NOT_OUR_CA,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: NOT_OUR_CA,
+  DEPTH_ZERO_SELF_SIGNED_CERT: NOT_OUR_CA,
+  SELF_SIGNED_CERT_IN_CHAIN: NOT_OUR_CA,
+  CERT_SIGNATURE_FAILURE: "certificate signature does not verify",
+  INVALID_PURPOSE: "certificate is not for TLS clients",
+};
+
 export const NO_CLIENT_CERTIFICATE =
   "no client certificate: this port accepts only mutual TLS with a mesh identity from the Connect CA";
 
@@ -26,9 +40,9 @@ export function checkClient(socket: TLSSocket, trustDomain: string): Peer {
   if (!certificate || Object.keys(certificate).length === 0)
     return { rejected: NO_CLIENT_CERTIFICATE, kind: "no_certificate" };
   if (!socket.authorized) {
-    const reason = socket.authorizationError as unknown as Error | string | undefined;
-    const why = (reason as Error)?.message ?? reason ?? "not trusted";
-    return { rejected: `client certificate rejected: ${why}`, kind: "untrusted_certificate" };
+    const code = String(socket.authorizationError ?? "UNTRUSTED");
+    const why = VERIFY_ERRORS[code] ?? code;
+    return { rejected: `client certificate rejected: ${why} (${code})`, kind: "untrusted_certificate" };
   }
   return checkIdentity(certificate, trustDomain, "client");
 }
