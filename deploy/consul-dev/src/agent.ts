@@ -9,6 +9,7 @@ import { healthRoutes } from "./http/health-routes.ts";
 import { intentionRoutes } from "./http/intention-routes.ts";
 import { kvRoutes } from "./http/kv-routes.ts";
 import { createConsulServer } from "./http/server.ts";
+import { statusRoutes } from "./http/status-routes.ts";
 import { AgentState } from "./state/agent-state.ts";
 
 export interface ConsulDevOptions {
@@ -78,6 +79,7 @@ export async function startConsulDev(options: ConsulDevOptions = {}): Promise<Ru
     ...kvRoutes(state, blocking),
     ...connectCaRoutes({ state, ca, blocking, minLeafCertTtlMs }),
     ...intentionRoutes({ state, intentions, blocking }),
+    ...statusRoutes(state, ca, blocking),
   ]);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
