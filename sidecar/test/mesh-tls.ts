@@ -15,11 +15,20 @@ export async function startMeshConsul(options: { leafCertTtlMs?: number } = {}) 
     leafRenewalWindow: { from: 0.5, to: 0.6 },
   });
   const authority = await createTestAuthority({ trustDomain });
-  await consulPut(consul, "/v1/connect/ca/configuration", {
-    Provider: "consul",
-    Config: { PrivateKey: authority.keyPem, RootCert: authority.rootPem },
-  });
+  await useAuthority(consul, authority, options.leafCertTtlMs);
   return { consul, authority, trustDomain };
+}
+
+/** Makes an authority the agent's CA root (a rotation); Consul's PUT replaces the whole configuration. */
+export function useAuthority(consul: RunningConsulDev, authority: TestAuthority, leafCertTtlMs?: number) {
+  return consulPut(consul, "/v1/connect/ca/configuration", {
+    Provider: "consul",
+    Config: {
+      PrivateKey: authority.keyPem,
+      RootCert: authority.rootPem,
+      ...(leafCertTtlMs ? { LeafCertTTL: `${leafCertTtlMs}ms` } : {}),
+    },
+  });
 }
 
 export async function consulPut(consul: RunningConsulDev, path: string, body?: unknown): Promise<void> {

@@ -53,6 +53,18 @@ export class SessionPool {
     return session;
   }
 
+  /**
+   * Lets every mutual-TLS connection finish its open streams and opens new ones for new calls: after a renewal or a
+   * root rotation, connections carry the new certificate instead of outliving the old one.
+   */
+  retireSecure(): void {
+    for (const [key, session] of this.sessions) {
+      if (!key.includes("@")) continue;
+      this.sessions.delete(key);
+      session.close();
+    }
+  }
+
   /** Closes every connection, letting open streams finish. */
   close(): void {
     for (const session of this.sessions.values()) session.close();
