@@ -1,5 +1,5 @@
 import { createServer as createHttpServer } from "node:http";
-import { createServer as createHttp2Server } from "node:http2";
+import { createServer as createHttp2Server, type Http2Session } from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { meshClient } from "@mesh/kit";
 import { Health } from "@mesh/proto/grpc/health/v1/health_pb";
@@ -61,6 +61,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const http = createHttpServer(handler);
   const http2 = createHttp2Server(handler);
+  // Clients keep their HTTP/2 sessions open: stopping asks each to end (GOAWAY; in-flight calls finish), or close()
+  // would wait for the clients to hang up.
+  const sessions = new Set<Http2Session>();
+  http2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
   const httpPort = await listen(http, options.http.host, options.http.port);
   const grpcPort = await listen(http2, options.grpc.host, options.grpc.port);
   options.log.info(
@@ -72,10 +79,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     grpcPort,
     async stop() {
       serving = false;
-      await Promise.all([
+      const closed = Promise.all([
         new Promise((resolve) => http.close(resolve)),
         new Promise((resolve) => http2.close(resolve)),
       ]);
+      http.closeIdleConnections();
+      for (const session of sessions) session.close();
+      await closed;
     },
   };
 }
