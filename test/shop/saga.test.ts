@@ -44,7 +44,7 @@ async function place(lines: { productId: string; quantity: number }[], cardNumbe
     requestId: randomUUID(),
     customerId: "alice",
     lines,
-    cardNumber,
+    ...(await shop.tokenize(cardNumber)),
     currency: "USD",
   });
   return order as Order;
@@ -175,7 +175,7 @@ describe("the order saga", () => {
       requestId: randomUUID(),
       customerId: "bob",
       lines: [{ productId: "sku-mug", quantity: 1 }],
-      cardNumber: GOOD_CARD,
+      ...(await shop.tokenize(GOOD_CARD)),
       currency: "USD",
     };
     const [first, second] = await Promise.all([shop.order.createOrder(request), shop.order.createOrder(request)]);
@@ -210,6 +210,7 @@ describe("the order saga", () => {
   }, 60_000);
 
   it("rides through a database restart: calls made while PostgreSQL is down wait for it within their deadline", async () => {
+    const card = await shop.tokenize(GOOD_CARD);
     const restart = shop.restartPostgres(1500);
     await sleep(300); // PostgreSQL is stopping or down now
     const duringOutage = await Promise.all([
@@ -219,7 +220,7 @@ describe("the order saga", () => {
           requestId: randomUUID(),
           customerId: "alice",
           lines: [{ productId: "sku-mug", quantity: 1 }],
-          cardNumber: GOOD_CARD,
+          ...card,
           currency: "USD",
         },
         { timeoutMs: 10_000 },
@@ -233,13 +234,15 @@ describe("the order saga", () => {
   it("never oversells: 500 orders placed at once against 20 grinders all end CONFIRMED or CANCELLED", async () => {
     const { stocks } = await shop.inventory.getStock({ productIds: ["sku-grinder"] });
     const before = Number(stocks[0]?.available);
+    // A token pays for one order: one card each, tokenized before the crowd arrives at the order service at once.
+    const cards = await Promise.all(Array.from({ length: 500 }, () => shop.tokenize(GOOD_CARD)));
     const placed = await Promise.all(
-      Array.from({ length: 500 }, (_, index) =>
+      cards.map((card, index) =>
         shop.order.createOrder({
           requestId: randomUUID(),
           customerId: `crowd-${index}`,
           lines: [{ productId: "sku-grinder", quantity: 1 }],
-          cardNumber: GOOD_CARD,
+          ...card,
           currency: "USD",
         }),
       ),

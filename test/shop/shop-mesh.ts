@@ -1,13 +1,16 @@
+import { randomUUID } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type RunningNatsServer, startNatsServer, startPostgres } from "@mesh/embedded";
+import { type RunningGateway, startGateway } from "@mesh/gateway";
 import { startInventory } from "@mesh/inventory";
 import { descriptorSet } from "@mesh/kit";
 import { startOrder } from "@mesh/order";
 import { startPayment } from "@mesh/payment";
+import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { file_shop_inventory_v1_inventory, InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import { OrderService } from "@mesh/proto/shop/order/v1/order_pb";
 import { PaymentService } from "@mesh/proto/shop/payment/v1/payment_pb";
@@ -16,8 +19,9 @@ import { type RunningProvider, startProvider } from "@mesh/provider";
 import { MethodCatalog, parseConfig, type RunningSidecar, startSidecar } from "@mesh/sidecar";
 import { pino } from "pino";
 
-// The shop on real parts: a private nats-server, one PostgreSQL database per service, the gateway-less services
-// in process, and sidecars between them (order -> inventory, payment -> provider) on free loopback ports.
+// The shop on real parts: a private nats-server, one PostgreSQL database per service, the services in process, and
+// sidecars between them (order -> inventory, payment -> provider) on free loopback ports. The gateway, in process
+// too, calls the services directly.
 
 function shopCatalog(): MethodCatalog {
   const catalog = new MethodCatalog();
@@ -34,6 +38,10 @@ export interface ShopMesh {
   order: Client<typeof OrderService>;
   inventory: Client<typeof InventoryService>;
   payment: Client<typeof PaymentService>;
+  /** The edge: PlaceOrder takes a card number, which it exchanges for payment's token. */
+  gateway: Client<typeof GatewayService>;
+  /** A fresh token for a card, as the gateway gets one: for orders placed on the order service directly. */
+  tokenize(cardNumber: string): Promise<{ cardToken: string; cardLast4: string }>;
   provider: RunningProvider;
   nats: RunningNatsServer;
   /** Stops the nats-server (its data stays) and starts it again on the same port after pauseMs. */
@@ -101,10 +109,25 @@ export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise
   });
   const client = <S extends Parameters<typeof createClient>[0]>(service: S, address: string) =>
     createClient(service, createGrpcTransport({ baseUrl: `http://${address}` }));
-  return {
+  const backends = {
     order: client(OrderService, order.server.address),
     inventory: client(InventoryService, inventory.server.address),
     payment: client(PaymentService, payment.server.address),
+  };
+  const gateway: RunningGateway = await startGateway({
+    http: { host: "127.0.0.1", port: 0 },
+    grpc: { host: "127.0.0.1", port: 0 },
+    sidecarOutbound: "127.0.0.1:1", // unused: the backends are given
+    backends,
+    log,
+  });
+  return {
+    ...backends,
+    gateway: client(GatewayService, `127.0.0.1:${gateway.grpcPort}`),
+    async tokenize(cardNumber) {
+      const { cardToken, cardLast4 } = await backends.payment.tokenizeCard({ requestId: randomUUID(), cardNumber });
+      return { cardToken, cardLast4 };
+    },
     provider,
     get nats() {
       return nats;
@@ -122,6 +145,7 @@ export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise
     },
     databaseUrls: databases,
     async stop() {
+      await gateway.stop();
       await order.stop(500);
       await payment.stop(500);
       await inventory.stop(500);

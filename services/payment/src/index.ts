@@ -1,8 +1,11 @@
+import { randomBytes } from "node:crypto";
 import { meshClient, type RunningService, startService } from "@mesh/kit";
 import { PaymentProviderService } from "@mesh/proto/shop/payment/v1/provider_pb";
 import type { Logger } from "pino";
 import { paymentService } from "./api/payment-service.ts";
+import { eraseUnusedCards } from "./db/card-store.ts";
 import { entities, migrations } from "./db/entities.ts";
+import { CARD_KEY_BYTES } from "./domain/card-vault.ts";
 import { CHARGE_ATTEMPTS, onInventoryReserved, onOrderCancelled } from "./events/payment-steps.ts";
 
 export interface PaymentOptions {
@@ -11,26 +14,59 @@ export interface PaymentOptions {
   grpc: { host: string; port: number };
   /** The local sidecar's outbound listener: the gateway is called through it. */
   sidecarOutbound: string;
+  /**
+   * The AES-256 key card numbers are sealed with (PAYMENT_CARD_KEY). Without one, a key for this process only:
+   * cards tokenized before a restart can then not be charged after it (their orders are cancelled, nothing is taken).
+   */
+  cardKey?: Buffer;
   log: Logger;
 }
 
-/** The payment service: gRPC API, and the saga's charge and refund steps. */
+/** A card number no order has used after this long is erased: longer than any saga waits for its charge. */
+export const UNUSED_CARD_TTL_MS = 60 * 60_000;
+const UNUSED_CARD_SWEEP_MS = 60_000;
+
+function processCardKey(log: Logger): Buffer {
+  log.warn(
+    "PAYMENT_CARD_KEY is not set: card numbers are sealed with a key of this process only, so a card tokenized " +
+      "before a restart cannot be charged after it. Set PAYMENT_CARD_KEY (openssl rand -base64 32) outside development.",
+  );
+  return randomBytes(CARD_KEY_BYTES);
+}
+
+/** Erases unused card numbers now and then; returns the function that stops it. */
+function sweepUnusedCards(options: { orm: Parameters<typeof eraseUnusedCards>[0]; log: Logger }) {
+  let current: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    current = eraseUnusedCards(options.orm, UNUSED_CARD_TTL_MS)
+      .then((erased) => erased && options.log.info({ erased }, "unused card numbers erased"))
+      .catch((error: unknown) => options.log.warn({ err: (error as Error).message }, "unused card sweep failed"));
+  }, UNUSED_CARD_SWEEP_MS);
+  return async () => {
+    clearInterval(timer);
+    await current;
+  };
+}
+
+/** The payment service: gRPC API (card tokens, payments, refunds), and the saga's charge and refund steps. */
 export function startPayment(options: PaymentOptions): Promise<RunningService> {
   const provider = meshClient(PaymentProviderService, options.sidecarOutbound);
+  const cardKey = options.cardKey ?? processCardKey(options.log);
   return startService({
     name: "payment",
     ...options,
     entities,
     migrations,
-    services: (context) => [paymentService(context, provider)],
+    services: (context) => [paymentService(context, provider, cardKey)],
     consumers: () => [
       {
         name: "payment-inventory-reserved",
         subject: "shop.inventory.reserved",
-        handler: onInventoryReserved(provider),
+        handler: onInventoryReserved(provider, cardKey),
         maxDeliver: CHARGE_ATTEMPTS + 1,
       },
       { name: "payment-order-cancelled", subject: "shop.order.cancelled", handler: onOrderCancelled(provider) },
     ],
+    background: (context) => sweepUnusedCards(context),
   });
 }

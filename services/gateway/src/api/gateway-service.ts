@@ -5,6 +5,7 @@ import type { GatewayService, GetOrderViewResponseSchema } from "@mesh/proto/sho
 import type { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import type { OrderService } from "@mesh/proto/shop/order/v1/order_pb";
 import type { PaymentService } from "@mesh/proto/shop/payment/v1/payment_pb";
+import { cardFormatProblem } from "../domain/card-format.ts";
 
 export interface Backends {
   order: Client<typeof OrderService>;
@@ -20,16 +21,43 @@ function missingPart(part: string, error: unknown) {
   return { part, code: Code[failure.code] ?? "Unknown", message: failure.rawMessage };
 }
 
+/**
+ * Exchanges the caller's card for payment's token, so the card number goes no further than payment. The order's
+ * request_id keys the exchange: a retried PlaceOrder gets the same token back.
+ */
+async function tokenize(payment: Backends["payment"], requestId: string, cardNumber: string) {
+  const problem = cardFormatProblem(cardNumber);
+  if (problem) throw new ConnectError(problem, Code.InvalidArgument);
+  try {
+    return await payment.tokenizeCard({ requestId, cardNumber }, { timeoutMs: BACKEND_TIMEOUT_MS });
+  } catch (error) {
+    const failure = ConnectError.from(error);
+    // Payment's refusals (a bad card, a reused request_id) are the caller's to fix; anything else is ours.
+    const code = [Code.InvalidArgument, Code.AlreadyExists, Code.DeadlineExceeded].includes(failure.code)
+      ? failure.code
+      : Code.Unavailable;
+    throw new ConnectError(`the card could not be tokenized by payment: ${failure.rawMessage}`, code);
+  }
+}
+
 /** shop.gateway.v1.GatewayService: the edge API, calling the services through the gateway's sidecar. */
 export function gatewayService(backends: Backends): ServiceImpl<typeof GatewayService> {
   return {
     async placeOrder(request) {
+      if (!request.requestId) {
+        throw new ConnectError(
+          "request_id is required (a client-chosen key, for example a UUID)",
+          Code.InvalidArgument,
+        );
+      }
+      const card = await tokenize(backends.payment, request.requestId, request.cardNumber);
       const { order } = await backends.order.createOrder(
         {
           requestId: request.requestId,
           customerId: request.customerId,
           lines: request.lines,
-          cardNumber: request.cardNumber,
+          cardToken: card.cardToken,
+          cardLast4: card.cardLast4,
           currency: request.currency,
         },
         { timeoutMs: BACKEND_TIMEOUT_MS },

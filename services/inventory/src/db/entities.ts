@@ -68,5 +68,19 @@ export class CreateInventoryTables extends Migration {
   }
 }
 
+/**
+ * InventoryReserved events used to carry the order's card number; they now carry payment's card token. The ones in
+ * the outbox go (published ones are history; an unpublished one's order is cancelled by its saga deadline, which
+ * releases the stock).
+ */
+export class DropCardCarryingEvents extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`delete from "outbox" where "type" = 'shop.events.v1.InventoryReserved'`);
+  }
+}
+
 export const entities = [Product, Reservation, Adjustment];
-export const migrations = [{ name: "inventory-0001-tables", class: CreateInventoryTables }];
+export const migrations = [
+  { name: "inventory-0001-tables", class: CreateInventoryTables },
+  { name: "inventory-0002-no-card-numbers", class: DropCardCarryingEvents },
+];

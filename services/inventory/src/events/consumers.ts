@@ -33,7 +33,8 @@ export const onOrderCreated = handleEvent(OrderCreatedSchema, async (em, order, 
     orderId: order.orderId,
     lines,
     total: order.total,
-    cardNumber: order.cardNumber,
+    cardToken: order.cardToken,
+    cardLast4: order.cardLast4,
   });
   enqueueFollowUp(em, incoming, "shop.inventory.reserved", InventoryReservedSchema, message);
 });

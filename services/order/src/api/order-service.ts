@@ -54,6 +54,7 @@ export function orderView(order: Order, timeline: SagaStepRow[] = []) {
     createTime: timestampFromDate(order.createdAt),
     updateTime: timestampFromDate(order.updatedAt),
     sagaDeadline: timestampFromDate(order.sagaDeadline),
+    cardLast4: order.cardLast4,
     timeline: timeline.map((step) => ({
       time: timestampFromDate(step.time),
       trigger: step.trigger,
@@ -140,7 +141,8 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
             currency: request.currency,
             status: "PENDING",
             cancelReason: "",
-            cardNumber: request.cardNumber,
+            cardToken: request.cardToken,
+            cardLast4: request.cardLast4,
             refunded: false,
             released: false,
             sagaDeadline,
@@ -160,7 +162,8 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
             customerId: request.customerId,
             lines: lines.map(({ productId, quantity }) => ({ productId, quantity })),
             total: money(totalMinor, request.currency),
-            cardNumber: request.cardNumber,
+            cardToken: request.cardToken,
+            cardLast4: request.cardLast4,
             createTime: timestampFromDate(new Date()),
           });
           enqueueEvent(tx, {

@@ -20,7 +20,9 @@ export const Order = defineEntity({
     currency: p.string(),
     status: p.string().$type<OrderState>(),
     cancelReason: p.string(),
-    cardNumber: p.string(),
+    /** Payment's token for the order's card (PaymentService.TokenizeCard): the order never sees the card number. */
+    cardToken: p.string(),
+    cardLast4: p.string(),
     refunded: p.boolean(),
     released: p.boolean(),
     sagaDeadline: p.datetime(),
@@ -68,5 +70,24 @@ export class CreateOrderTables extends Migration {
   }
 }
 
+/**
+ * Card numbers leave the order database: orders keep payment's card token and the last four digits. The numbers
+ * already stored are dropped with their column, and so are the OrderCreated events in the outbox that carried them
+ * (published ones are history; an unpublished one's saga never started, and the deadline sweeper cancels it).
+ */
+export class ReplaceCardNumberWithToken extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "orders" add column "card_token" varchar(64) not null default '',
+      add column "card_last4" varchar(4) not null default ''`);
+    this.addSql(`update "orders" set "card_last4" = right("card_number", 4)`);
+    this.addSql(`alter table "orders" drop column "card_number",
+      alter column "card_token" drop default, alter column "card_last4" drop default`);
+    this.addSql(`delete from "outbox" where "type" = 'shop.events.v1.OrderCreated'`);
+  }
+}
+
 export const entities = [Order, SagaStepRow];
-export const migrations = [{ name: "order-0001-tables", class: CreateOrderTables }];
+export const migrations = [
+  { name: "order-0001-tables", class: CreateOrderTables },
+  { name: "order-0002-card-token", class: ReplaceCardNumberWithToken },
+];

@@ -6,7 +6,8 @@ describe("CreateOrder validation", () => {
     requestId: "r1",
     customerId: "c1",
     lines: [{ productId: "sku-mug", quantity: 2 }],
-    cardNumber: "4242424242424242",
+    cardToken: "card_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    cardLast4: "4242",
     currency: "USD",
   };
 
@@ -14,7 +15,7 @@ describe("CreateOrder validation", () => {
     expect(orderRequestProblems(valid)).toEqual([]);
   });
 
-  it("names every bad field and its value", () => {
+  it("names every bad field and its value, except card fields, whose values are never echoed", () => {
     expect(
       orderRequestProblems({
         requestId: "",
@@ -23,7 +24,8 @@ describe("CreateOrder validation", () => {
           { productId: "a", quantity: 0 },
           { productId: "a", quantity: 2 },
         ],
-        cardNumber: "12",
+        cardToken: "4242424242424242",
+        cardLast4: "4242424242424242",
         currency: "usd",
       }),
     ).toEqual([
@@ -31,7 +33,8 @@ describe("CreateOrder validation", () => {
       "customer_id is required",
       "lines[0].quantity must be 1-1000, got 0",
       'lines[1].product_id "a" appears twice',
-      "card_number must be 16 digits",
+      'card_token must be a token from PaymentService.TokenizeCard ("card_" and 32 characters)',
+      "card_last4 must be the card's last 4 digits",
       'currency must be an ISO 4217 code such as USD, got "usd"',
     ]);
   });

@@ -1,10 +1,14 @@
 // Precise checks of a CreateOrder request, before any I/O: each problem names the field and the value.
 
+/** The shape of payment's card tokens ("card_" and 32 base64url characters); the value is opaque to the order. */
+const CARD_TOKEN = /^card_[\w-]{32}$/;
+
 export interface OrderRequestFields {
   requestId: string;
   customerId: string;
   lines: readonly { productId: string; quantity: number }[];
-  cardNumber: string;
+  cardToken: string;
+  cardLast4: string;
   currency: string;
 }
 
@@ -24,7 +28,11 @@ export function orderRequestProblems(request: OrderRequestFields): string[] {
       problems.push(`lines[${index}].quantity must be 1-1000, got ${line.quantity}`);
     }
   });
-  if (!/^\d{16}$/.test(request.cardNumber)) problems.push("card_number must be 16 digits");
+  // The card itself was checked by payment when it issued the token; here only the shape of what it issued.
+  // Neither value is echoed: a client that mistakenly sends a card number in either field must not see it logged.
+  if (!CARD_TOKEN.test(request.cardToken))
+    problems.push('card_token must be a token from PaymentService.TokenizeCard ("card_" and 32 characters)');
+  if (!/^\d{4}$/.test(request.cardLast4)) problems.push("card_last4 must be the card's last 4 digits");
   if (!/^[A-Z]{3}$/.test(request.currency))
     problems.push(`currency must be an ISO 4217 code such as USD, got "${request.currency}"`);
   return problems;

@@ -57,6 +57,7 @@ export async function applySagaInput(
       orderId,
       reason: step.announce.reason,
       refundRequired: step.announce.refundRequired,
+      cardToken: order.cardToken,
     });
     enqueueFollowUp(em, cause, "shop.order.cancelled", OrderCancelledSchema, message);
   }

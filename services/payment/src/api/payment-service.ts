@@ -5,6 +5,7 @@ import { PaymentService, PaymentStatus } from "@mesh/proto/shop/payment/v1/payme
 import { LockMode } from "@mikro-orm/postgresql";
 import { Payment } from "../db/entities.ts";
 import { type ProviderClient, refundPayment } from "../events/payment-steps.ts";
+import { tokenizeCard } from "./tokenize-card.ts";
 
 const STATUS = {
   PENDING: PaymentStatus.PENDING,
@@ -27,8 +28,10 @@ export const paymentView = (payment: Payment) => ({
 });
 
 /** shop.payment.v1.PaymentService over the payment database. */
-export function paymentService(context: ServiceContext, provider: ProviderClient) {
+export function paymentService(context: ServiceContext, provider: ProviderClient, cardKey: Buffer) {
   return implement(PaymentService, {
+    tokenizeCard: tokenizeCard(context, cardKey),
+
     async getPayment(request) {
       if (!isUuid(request.paymentId))
         throw new ServiceError(status.INVALID_ARGUMENT, `payment_id must be a UUID, got "${request.paymentId}"`);

@@ -36,5 +36,36 @@ export class CreatePaymentTables extends Migration {
   }
 }
 
-export const entities = [Payment];
-export const migrations = [{ name: "payment-0001-tables", class: CreatePaymentTables }];
+/**
+ * A card exchanged for a token (TokenizeCard). The number is kept sealed (AES-256-GCM, see domain/card-vault.ts)
+ * only until the order's charge is final or the order is cancelled; then it is erased and the token and last four
+ * digits remain (refunds go by the provider's charge id, never the card).
+ */
+export const Card = defineEntity({
+  name: "Card",
+  tableName: "card",
+  properties: (p) => ({
+    token: p.string().primary(),
+    requestId: p.string().unique(),
+    last4: p.string(),
+    sealedNumber: p.blob().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    erasedAt: p.datetime().nullable(),
+  }),
+});
+export type Card = InferEntity<typeof Card>;
+
+export class CreateCardTable extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`create table "card" (
+      "token" varchar(64) primary key, "request_id" varchar(255) not null unique, "last4" varchar(4) not null,
+      "sealed_number" bytea null, "created_at" timestamptz not null, "erased_at" timestamptz null)`);
+    this.addSql(`create index "card_sealed" on "card" ("created_at") where "sealed_number" is not null`);
+  }
+}
+
+export const entities = [Payment, Card];
+export const migrations = [
+  { name: "payment-0001-tables", class: CreatePaymentTables },
+  { name: "payment-0002-card", class: CreateCardTable },
+];

@@ -11,6 +11,7 @@ import {
 } from "@mesh/proto/shop/events/v1/events_pb";
 import { ChargeOutcome, type PaymentProviderService } from "@mesh/proto/shop/payment/v1/provider_pb";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { eraseCardNumber, eraseCardOf, findCard } from "../db/card-store.ts";
 import { Payment } from "../db/entities.ts";
 import { retryCharge } from "../domain/charge-failure.ts";
 
@@ -49,10 +50,18 @@ function fail(em: EntityManager, incoming: IncomingEvent, payment: Payment, reas
   enqueueFollowUp(em, incoming, "shop.payment.failed", PaymentFailedSchema, message);
 }
 
-/** InventoryReserved: charge the order through the gateway, with a key that makes retries harmless. */
-export function onInventoryReserved(provider: ProviderClient) {
+/**
+ * InventoryReserved: charge the order's card through the gateway, with a key that makes retries harmless. The card
+ * number is opened from payment's own store by the event's token; once the charge is final (captured, declined, or
+ * failed for good) the number is erased: refunds go by the gateway's charge id.
+ */
+export function onInventoryReserved(provider: ProviderClient, cardKey: Buffer) {
   return handleEvent(InventoryReservedSchema, async (em, reserved, incoming) => {
-    if (await em.findOne(Payment, { orderId: reserved.orderId })) return; // charged already, or cancelled first
+    if (await em.findOne(Payment, { orderId: reserved.orderId })) {
+      await eraseCardOf(em, reserved.cardToken); // charged already, or cancelled first: the card is not needed
+      return;
+    }
+    const { card, cardNumber } = await findCard(em, cardKey, reserved.cardToken);
     const amount = reserved.total ?? { amountMinor: 0n, currency: "USD" };
     const payment = em.create(Payment, {
       paymentId: randomUUID(),
@@ -62,28 +71,31 @@ export function onInventoryReserved(provider: ProviderClient) {
       status: "PENDING",
       providerChargeId: "",
       failureReason: "",
-      cardLast4: reserved.cardNumber.slice(-4),
+      cardLast4: card?.last4 ?? reserved.cardLast4,
     });
     // Claim the order's one payment row before charging: a concurrent cancel (which writes the same row) either
     // waits for this transaction or has already won, in which case the insert fails here and nothing is charged.
     await em.flush();
+    if (!cardNumber) {
+      // An unknown token, a card already erased (a token pays for one order), or one sealed under another key.
+      eraseCardNumber(card);
+      fail(em, incoming, payment, "card_unavailable: the card token is unknown or its card is no longer kept");
+      return;
+    }
     let result: Awaited<ReturnType<ProviderClient["charge"]>>;
     try {
       result = await provider.charge(
-        {
-          idempotencyKey: `charge-${reserved.orderId}`,
-          cardNumber: reserved.cardNumber,
-          amount,
-          description: `order ${reserved.orderId}`,
-        },
+        { idempotencyKey: `charge-${reserved.orderId}`, cardNumber, amount, description: `order ${reserved.orderId}` },
         { timeoutMs: GATEWAY_TIMEOUT_MS },
       );
     } catch (error) {
       const failure = ConnectError.from(error);
       if (retryCharge(failure.code, incoming.deliveryCount, CHARGE_ATTEMPTS)) throw error;
+      eraseCardNumber(card);
       fail(em, incoming, payment, `payment gateway error: ${failure.rawMessage}`);
       return;
     }
+    eraseCardNumber(card);
     payment.providerChargeId = result.chargeId;
     if (result.outcome !== ChargeOutcome.CAPTURED) {
       payment.status = "DECLINED";
@@ -96,7 +108,11 @@ export function onInventoryReserved(provider: ProviderClient) {
   });
 }
 
-/** OrderCancelled: refund what was captured; remember the cancel when nothing was charged yet. */
+/**
+ * OrderCancelled: refund what was captured; remember the cancel when nothing was charged yet. Either way the order's
+ * card will not be charged, so its number is erased (an order cancelled before its stock was reserved never sent
+ * payment an InventoryReserved).
+ */
 export function onOrderCancelled(provider: ProviderClient) {
   return handleEvent(OrderCancelledSchema, async (em, cancelled, incoming) => {
     const payment = await em.findOne(Payment, { orderId: cancelled.orderId });
@@ -111,8 +127,9 @@ export function onOrderCancelled(provider: ProviderClient) {
         failureReason: `order cancelled before payment: ${cancelled.reason}`,
         cardLast4: "",
       });
-      return;
-    }
-    if (payment.status === "CAPTURED") await refundPayment(em, provider, payment, incoming);
+      // The payment row first, the card after, in the same order as a charge: the two never deadlock.
+      await em.flush();
+    } else if (payment.status === "CAPTURED") await refundPayment(em, provider, payment, incoming);
+    await eraseCardOf(em, cancelled.cardToken);
   });
 }

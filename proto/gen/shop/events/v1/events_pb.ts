@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/events/v1/events.proto.
  */
 export const file_shop_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChtzaG9wL2V2ZW50cy92MS9ldmVudHMucHJvdG8SDnNob3AuZXZlbnRzLnYxIjEKCUV2ZW50TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIssBCgxPcmRlckNyZWF0ZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSKAoFbGluZXMYAyADKAsyGS5zaG9wLmV2ZW50cy52MS5FdmVudExpbmUSJAoFdG90YWwYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRITCgtjYXJkX251bWJlchgFIAEoCRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigEKEUludmVudG9yeVJlc2VydmVkEhAKCG9yZGVyX2lkGAEgASgJEigKBWxpbmVzGAIgAygLMhkuc2hvcC5ldmVudHMudjEuRXZlbnRMaW5lEiQKBXRvdGFsGAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEwoLY2FyZF9udW1iZXIYBCABKAkiNQoRSW52ZW50b3J5UmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIk8KEUludmVudG9yeVJlbGVhc2VkEhAKCG9yZGVyX2lkGAEgASgJEigKBWxpbmVzGAIgAygLMhkuc2hvcC5ldmVudHMudjEuRXZlbnRMaW5lIl8KEFBheW1lbnRDb21wbGV0ZWQSEAoIb3JkZXJfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIlCgZhbW91bnQYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSJFCg1QYXltZW50RmFpbGVkEhAKCG9yZGVyX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIl4KD1BheW1lbnRSZWZ1bmRlZBIQCghvcmRlcl9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEiUKBmFtb3VudBgDIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5IiIKDk9yZGVyQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJIksKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIXCg9yZWZ1bmRfcmVxdWlyZWQYAyABKAhiBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("ChtzaG9wL2V2ZW50cy92MS9ldmVudHMucHJvdG8SDnNob3AuZXZlbnRzLnYxIjEKCUV2ZW50TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIvEBCgxPcmRlckNyZWF0ZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSKAoFbGluZXMYAyADKAsyGS5zaG9wLmV2ZW50cy52MS5FdmVudExpbmUSJAoFdG90YWwYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY2FyZF90b2tlbhgHIAEoCRISCgpjYXJkX2xhc3Q0GAggASgJSgQIBRAGUgtjYXJkX251bWJlciKwAQoRSW52ZW50b3J5UmVzZXJ2ZWQSEAoIb3JkZXJfaWQYASABKAkSKAoFbGluZXMYAiADKAsyGS5zaG9wLmV2ZW50cy52MS5FdmVudExpbmUSJAoFdG90YWwYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRISCgpjYXJkX3Rva2VuGAUgASgJEhIKCmNhcmRfbGFzdDQYBiABKAlKBAgEEAVSC2NhcmRfbnVtYmVyIjUKEUludmVudG9yeVJlamVjdGVkEhAKCG9yZGVyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJPChFJbnZlbnRvcnlSZWxlYXNlZBIQCghvcmRlcl9pZBgBIAEoCRIoCgVsaW5lcxgCIAMoCzIZLnNob3AuZXZlbnRzLnYxLkV2ZW50TGluZSJfChBQYXltZW50Q29tcGxldGVkEhAKCG9yZGVyX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSJQoGYW1vdW50GAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkiRQoNUGF5bWVudEZhaWxlZBIQCghvcmRlcl9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJeCg9QYXltZW50UmVmdW5kZWQSEAoIb3JkZXJfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIlCgZhbW91bnQYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSIiCg5PcmRlckNvbmZpcm1lZBIQCghvcmRlcl9pZBgBIAEoCSJfCg5PcmRlckNhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSFwoPcmVmdW5kX3JlcXVpcmVkGAMgASgIEhIKCmNhcmRfdG9rZW4YBCABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * One product and quantity, as events carry it.
@@ -83,18 +83,25 @@ export type OrderCreated = Message<"shop.events.v1.OrderCreated"> & {
   total?: Money | undefined;
 
   /**
-   * The card to charge.
-   *
-   * @generated from field: string card_number = 5;
-   */
-  cardNumber: string;
-
-  /**
    * When the order was created.
    *
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * The token of the card to charge (PaymentService.TokenizeCard); only the payment service can charge it.
+   *
+   * @generated from field: string card_token = 7;
+   */
+  cardToken: string;
+
+  /**
+   * The last four digits of the card.
+   *
+   * @generated from field: string card_last4 = 8;
+   */
+  cardLast4: string;
 };
 
 /**
@@ -132,11 +139,18 @@ export type InventoryReserved = Message<"shop.events.v1.InventoryReserved"> & {
   total?: Money | undefined;
 
   /**
-   * The card to charge, copied from OrderCreated.
+   * The token of the card to charge, copied from OrderCreated.
    *
-   * @generated from field: string card_number = 4;
+   * @generated from field: string card_token = 5;
    */
-  cardNumber: string;
+  cardToken: string;
+
+  /**
+   * The last four digits of the card, copied from OrderCreated.
+   *
+   * @generated from field: string card_last4 = 6;
+   */
+  cardLast4: string;
 };
 
 /**
@@ -356,6 +370,14 @@ export type OrderCancelled = Message<"shop.events.v1.OrderCancelled"> & {
    * @generated from field: bool refund_required = 3;
    */
   refundRequired: boolean;
+
+  /**
+   * The token of the order's card, so payment can erase a card it will never charge (for example when the order was
+   * cancelled before its stock was reserved).
+   *
+   * @generated from field: string card_token = 4;
+   */
+  cardToken: string;
 };
 
 /**

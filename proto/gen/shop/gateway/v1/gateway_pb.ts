@@ -46,7 +46,8 @@ export type PlaceOrderRequest = Message<"shop.gateway.v1.PlaceOrderRequest"> & {
   lines: OrderLineRequest[];
 
   /**
-   * The card to charge; see PaymentProviderService for test numbers.
+   * The card to charge: 16 digits passing the Luhn check; see PaymentProviderService for test numbers. The gateway
+   * hands it to PaymentService.TokenizeCard only; the order and its events get the token and the last four digits.
    *
    * @generated from field: string card_number = 4;
    */
@@ -251,7 +252,9 @@ export const ListProductsResponseSchema: GenMessage<ListProductsResponse> = /*@_
 export const GatewayService: GenService<{
   /**
    * Places an order and returns it in PENDING state; the saga continues asynchronously. Safe to retry with the same
-   * request_id.
+   * request_id. A card that payment refuses fails the call with INVALID_ARGUMENT naming the problem (never the
+   * number), a request_id used before with another card with ALREADY_EXISTS, and a payment service that cannot
+   * take the card with UNAVAILABLE.
    *
    * @generated from rpc shop.gateway.v1.GatewayService.PlaceOrder
    */

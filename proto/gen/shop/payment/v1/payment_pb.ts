@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/payment/v1/payment.proto.
  */
 export const file_shop_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zaG9wL3BheW1lbnQvdjEvcGF5bWVudC5wcm90bxIPc2hvcC5wYXltZW50LnYxIrACCgdQYXltZW50EhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJQoGYW1vdW50GAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSLgoGc3RhdHVzGAQgASgOMh4uc2hvcC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSGgoScHJvdmlkZXJfY2hhcmdlX2lkGAUgASgJEhYKDmZhaWx1cmVfcmVhc29uGAYgASgJEhIKCmNhcmRfbGFzdDQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCInChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJIj8KEkdldFBheW1lbnRSZXNwb25zZRIpCgdwYXltZW50GAEgASgLMhguc2hvcC5wYXltZW50LnYxLlBheW1lbnQiJwoTTGlzdFBheW1lbnRzUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCSJCChRMaXN0UGF5bWVudHNSZXNwb25zZRIqCghwYXltZW50cxgBIAMoCzIYLnNob3AucGF5bWVudC52MS5QYXltZW50IjMKDVJlZnVuZFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOwoOUmVmdW5kUmVzcG9uc2USKQoHcGF5bWVudBgBIAEoCzIYLnNob3AucGF5bWVudC52MS5QYXltZW50Kr0BCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEhsKF1BBWU1FTlRfU1RBVFVTX0NBUFRVUkVEEAISGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAxIbChdQQVlNRU5UX1NUQVRVU19SRUZVTkRFRBAEEhkKFVBBWU1FTlRfU1RBVFVTX0ZBSUxFRBAFMp4CCg5QYXltZW50U2VydmljZRJaCgpHZXRQYXltZW50EiIuc2hvcC5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0GiMuc2hvcC5wYXltZW50LnYxLkdldFBheW1lbnRSZXNwb25zZSIDkAIBEmAKDExpc3RQYXltZW50cxIkLnNob3AucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXF1ZXN0GiUuc2hvcC5wYXltZW50LnYxLkxpc3RQYXltZW50c1Jlc3BvbnNlIgOQAgESTgoGUmVmdW5kEh4uc2hvcC5wYXltZW50LnYxLlJlZnVuZFJlcXVlc3QaHy5zaG9wLnBheW1lbnQudjEuUmVmdW5kUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("Ch1zaG9wL3BheW1lbnQvdjEvcGF5bWVudC5wcm90bxIPc2hvcC5wYXltZW50LnYxIrACCgdQYXltZW50EhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJQoGYW1vdW50GAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSLgoGc3RhdHVzGAQgASgOMh4uc2hvcC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSGgoScHJvdmlkZXJfY2hhcmdlX2lkGAUgASgJEhYKDmZhaWx1cmVfcmVhc29uGAYgASgJEhIKCmNhcmRfbGFzdDQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCInChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJIj8KEkdldFBheW1lbnRSZXNwb25zZRIpCgdwYXltZW50GAEgASgLMhguc2hvcC5wYXltZW50LnYxLlBheW1lbnQiJwoTTGlzdFBheW1lbnRzUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCSJCChRMaXN0UGF5bWVudHNSZXNwb25zZRIqCghwYXltZW50cxgBIAMoCzIYLnNob3AucGF5bWVudC52MS5QYXltZW50IjMKDVJlZnVuZFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOwoOUmVmdW5kUmVzcG9uc2USKQoHcGF5bWVudBgBIAEoCzIYLnNob3AucGF5bWVudC52MS5QYXltZW50Ij4KE1Rva2VuaXplQ2FyZFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjYXJkX251bWJlchgCIAEoCSI+ChRUb2tlbml6ZUNhcmRSZXNwb25zZRISCgpjYXJkX3Rva2VuGAEgASgJEhIKCmNhcmRfbGFzdDQYAiABKAkqvQEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZQQVlNRU5UX1NUQVRVU19QRU5ESU5HEAESGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQAhIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBADEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAQSGQoVUEFZTUVOVF9TVEFUVVNfRkFJTEVEEAUygAMKDlBheW1lbnRTZXJ2aWNlEmAKDFRva2VuaXplQ2FyZBIkLnNob3AucGF5bWVudC52MS5Ub2tlbml6ZUNhcmRSZXF1ZXN0GiUuc2hvcC5wYXltZW50LnYxLlRva2VuaXplQ2FyZFJlc3BvbnNlIgOQAgISWgoKR2V0UGF5bWVudBIiLnNob3AucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBojLnNob3AucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJgCgxMaXN0UGF5bWVudHMSJC5zaG9wLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBolLnNob3AucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXNwb25zZSIDkAIBEk4KBlJlZnVuZBIeLnNob3AucGF5bWVudC52MS5SZWZ1bmRSZXF1ZXN0Gh8uc2hvcC5wYXltZW50LnYxLlJlZnVuZFJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * One charge of an order.
@@ -227,6 +227,65 @@ export const RefundResponseSchema: GenMessage<RefundResponse> = /*@__PURE__*/
   messageDesc(file_shop_payment_v1_payment, 6);
 
 /**
+ * The input of TokenizeCard.
+ *
+ * @generated from message shop.payment.v1.TokenizeCardRequest
+ */
+export type TokenizeCardRequest = Message<"shop.payment.v1.TokenizeCardRequest"> & {
+  /**
+   * A client-chosen key (for example the order's request_id) that makes the call idempotent; required, at most 200
+   * characters.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The card number: 16 digits that pass the Luhn check. See PaymentProviderService for the simulated provider's test
+   * numbers. Never logged, never echoed in an error, stored only encrypted.
+   *
+   * @generated from field: string card_number = 2;
+   */
+  cardNumber: string;
+};
+
+/**
+ * Describes the message shop.payment.v1.TokenizeCardRequest.
+ * Use `create(TokenizeCardRequestSchema)` to create a new message.
+ */
+export const TokenizeCardRequestSchema: GenMessage<TokenizeCardRequest> = /*@__PURE__*/
+  messageDesc(file_shop_payment_v1_payment, 7);
+
+/**
+ * The output of TokenizeCard.
+ *
+ * @generated from message shop.payment.v1.TokenizeCardResponse
+ */
+export type TokenizeCardResponse = Message<"shop.payment.v1.TokenizeCardResponse"> & {
+  /**
+   * An opaque, random token ("card_" and 32 characters) that stands for the card: CreateOrder takes it, and payment
+   * charges the card it stands for. It is not derived from the card number.
+   *
+   * @generated from field: string card_token = 1;
+   */
+  cardToken: string;
+
+  /**
+   * The last four digits of the card, for receipts and views.
+   *
+   * @generated from field: string card_last4 = 2;
+   */
+  cardLast4: string;
+};
+
+/**
+ * Describes the message shop.payment.v1.TokenizeCardResponse.
+ * Use `create(TokenizeCardResponseSchema)` to create a new message.
+ */
+export const TokenizeCardResponseSchema: GenMessage<TokenizeCardResponse> = /*@__PURE__*/
+  messageDesc(file_shop_payment_v1_payment, 8);
+
+/**
  * Where a payment is in its life.
  *
  * @generated from enum shop.payment.v1.PaymentStatus
@@ -283,11 +342,24 @@ export const PaymentStatusSchema: GenEnum<PaymentStatus> = /*@__PURE__*/
 
 /**
  * Owns payments: charges orders through the payment provider when stock is reserved, and refunds them when a
- * confirmed order is cancelled.
+ * confirmed order is cancelled. It is the only service that sees card numbers: the edge exchanges a card for a token
+ * with TokenizeCard, and orders and events carry only that token and the card's last four digits.
  *
  * @generated from service shop.payment.v1.PaymentService
  */
 export const PaymentService: GenService<{
+  /**
+   * Exchanges a card number for a token that later charges it once. The card is kept encrypted only until its order's
+   * charge is final (captured, declined or failed) or the order is cancelled; then only the token and the last four
+   * digits remain. Safe to retry: a repeated request_id returns the token of the first call.
+   *
+   * @generated from rpc shop.payment.v1.PaymentService.TokenizeCard
+   */
+  tokenizeCard: {
+    methodKind: "unary";
+    input: typeof TokenizeCardRequestSchema;
+    output: typeof TokenizeCardResponseSchema;
+  },
   /**
    * Returns one payment.
    *
