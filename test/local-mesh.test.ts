@@ -40,10 +40,8 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const gatewayGrpc = () => {
-  const inbound = mesh.instances.find((each) => each.service === "gateway")?.inbound;
-  return createClient(GatewayService, createGrpcTransport({ baseUrl: `http://${inbound}` }));
-};
+/** gRPC to the gateway's public port (h2c beside HTTP/1.1); its sidecar's port takes only mesh identities. */
+const gatewayGrpc = () => createClient(GatewayService, createGrpcTransport({ baseUrl: mesh.gatewayHttp }));
 
 /** A PlaceOrder request for one product, with a fresh request id. */
 const orderRequest = (customerId: string, productId: string, quantity: number, cardNumber = "4242424242424242") => ({
@@ -53,6 +51,15 @@ const orderRequest = (customerId: string, productId: string, quantity: number, c
   cardNumber,
   currency: "USD",
 });
+
+/** Runs the mesh CLI against the mesh's Consul. */
+const meshCli = (...args: string[]) =>
+  promisify(execFile)(process.execPath, [CLI, ...args], {
+    env: { ...process.env, CONSUL_HTTP_ADDR: mesh.consulUrl },
+  }).then(
+    ({ stdout }) => ({ code: 0, stdout, stderr: "" }),
+    (error: { code: number; stdout: string; stderr: string }) => error,
+  );
 
 async function json(method: string, body: unknown) {
   const response = await fetch(`${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/${method}`, {
@@ -114,13 +121,7 @@ describe("the local mesh", () => {
   }, 30_000);
 
   it("answers the mesh CLI: services, calls through reflection, sidecar stats, saga timelines", async () => {
-    const mesh_ = (...args: string[]) =>
-      promisify(execFile)(process.execPath, [CLI, ...args], {
-        env: { ...process.env, CONSUL_HTTP_ADDR: mesh.consulUrl },
-      }).then(
-        ({ stdout }) => ({ code: 0, stdout, stderr: "" }),
-        (error: { code: number; stdout: string; stderr: string }) => error,
-      );
+    const mesh_ = meshCli;
     const listed = await mesh_("services");
     expect(listed.stdout).toMatch(/^service\s+instance\s+address\s+health\s+serves/);
     for (const service of ["gateway", "inventory", "order", "payment", "provider"])
@@ -143,11 +144,64 @@ describe("the local mesh", () => {
     expect(timeline.stdout).toContain(`order ${confirmedOrderId}: CONFIRMED`);
     expect(timeline.stdout).toContain("shop.payment.completed");
 
+    // Through a sidecar's loopback outbound listener, plaintext, with the :authority naming the service (as grpcurl
+    // -plaintext -authority does): the gateway's sidecar carries it over mutual TLS under the gateway's identity.
+    const gatewayOutbound = mesh.instances.find((each) => each.service === "gateway")?.outbound as string;
+    const viaSidecar = await mesh_(
+      "call",
+      "shop.inventory.v1.InventoryService/GetStock",
+      '{"productIds":["sku-espresso"]}',
+      "--to",
+      gatewayOutbound,
+      "--authority",
+      "inventory",
+    );
+    expect(JSON.parse(viaSidecar.stdout)).toMatchObject({ stocks: [{ productId: "sku-espresso" }] });
+
     const usage = await mesh_("call");
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("call needs <pkg.Service/Method>");
     const unknown = await mesh_("call", "nope.v1.Nothing/Do", "{}");
     expect(unknown.stderr).toMatch(/^mesh: no healthy instance serves nope\.v1\.Nothing; served now: /);
+  }, 60_000);
+
+  it("denies by default, allows the shop's call graph, and changes with `mesh intentions`", async () => {
+    const listed = await meshCli("intentions");
+    expect(listed.stdout).toMatch(/^\*\s+\*\s+deny\s+5\s+deny by default$/m);
+    for (const edge of ["gateway\\s+order", "gateway\\s+inventory", "order\\s+inventory", "payment\\s+provider"])
+      expect(listed.stdout).toMatch(new RegExp(`^${edge}\\s+allow\\s+9`, "m"));
+
+    const getStock = ["call", "shop.inventory.v1.InventoryService/GetStock", '{"productIds":["sku-mug"]}'];
+    const denied = await meshCli(...getStock, "--as", "payment");
+    // The CLI's first call is reflection, and that is what the intentions stop.
+    expect(denied.stderr).toContain(
+      "mesh: [permission_denied] payment may not call /grpc.reflection.v1.ServerReflection/ServerReflectionInfo on inventory: intention * -> * denies it",
+    );
+    expect((await meshCli("intentions", "check", "payment", "inventory")).stdout).toContain("denied: intention * -> *");
+    await meshCli("intentions", "allow", "payment", "inventory");
+    try {
+      await expect
+        .poll(async () => (await meshCli(...getStock, "--as", "payment")).stdout, { timeout: 5000, interval: 200 })
+        .toContain("sku-mug");
+      // One method denied, the rest of the service still allowed.
+      await meshCli(
+        "intentions",
+        "deny",
+        "payment",
+        "inventory",
+        "--method",
+        "/shop.inventory.v1.InventoryService/GetStock",
+      );
+      await expect
+        .poll(async () => (await meshCli(...getStock, "--as", "payment")).stderr, { timeout: 5000, interval: 200 })
+        .toContain("permission 1 of intention payment -> inventory denies it");
+    } finally {
+      await meshCli("intentions", "delete", "payment", "inventory");
+    }
+    // The sidecar's public port takes no plaintext caller at all.
+    const inventory = mesh.instances.find((each) => each.service === "inventory")?.inbound as string;
+    const plaintext = await meshCli(...getStock, "--to", inventory);
+    expect(plaintext.stderr).toContain("plaintext HTTP/2 on a mutual-TLS port");
   }, 60_000);
 
   it("restarts an app, a sidecar and NATS in place: no idempotent call fails, orders still complete", async () => {

@@ -1,3 +1,4 @@
+export { type CallFacts, type Decision, decide, type Intention } from "./authorization/intentions.ts";
 export { ConfigError, loadConfig, parseConfig } from "./config/load.ts";
 export type { SidecarConfig } from "./config/schema.ts";
 export { MethodCatalog } from "./descriptors/method-catalog.ts";

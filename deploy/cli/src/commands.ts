@@ -1,20 +1,9 @@
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { type CallOptions, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type Instance, instanceServing, listInstances } from "./consul.ts";
+import { instanceServing, listInstances } from "./consul.ts";
 import { reflectService } from "./reflection.ts";
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join("  ")
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join("\n");
-}
+import { table } from "./table.ts";
+import { describeTarget, grpcTransport, type Target } from "./transport.ts";
 
 /** `mesh services`: every instance registered in Consul, with its health and the protobuf services it serves. */
 export async function services(): Promise<string> {
@@ -38,6 +27,10 @@ export interface CallRequest {
   json: string;
   /** Where to call (a sidecar's listener); default: a healthy instance serving the service, from Consul. */
   target?: string;
+  /** With `target`: the `:authority` to send, naming the mesh service a sidecar's outbound listener routes to. */
+  authority?: string;
+  /** The mesh identity to call as when the service takes only mutual TLS (a leaf from the Consul agent). */
+  identity?: string;
   headers: Record<string, string>;
   deadlineMs?: number;
 }
@@ -54,15 +47,18 @@ export async function call(request: CallRequest): Promise<string> {
   } catch (error) {
     throw new Error(`the request is not JSON: ${(error as Error).message}`);
   }
-  const target = request.target ?? (await targetFor(serviceName));
-  const { registry, service } = await reflectService(target, serviceName);
+  const target: Target = request.target
+    ? { kind: "plaintext", address: request.target, authority: request.authority }
+    : await targetFor(serviceName, request.identity ?? DEFAULT_IDENTITY);
+  const transport = await grpcTransport(target);
+  const { registry, service } = await reflectService(transport, describeTarget(target), serviceName);
   const method = service.methods.find((each) => each.name === methodName);
   if (!method)
     throw new Error(
       `${serviceName} has no method ${methodName}; it has ${service.methods.map((m) => m.name).join(", ")}`,
     );
   const message = fromJson(method.input, input, { registry });
-  const client = createClient(service, createGrpcTransport({ baseUrl: `http://${target}` })) as unknown as Record<
+  const client = createClient(service, transport) as unknown as Record<
     string,
     (input: unknown, options: CallOptions) => unknown
   >;
@@ -83,9 +79,15 @@ export async function call(request: CallRequest): Promise<string> {
   );
 }
 
-async function targetFor(serviceName: string): Promise<string> {
-  const instance: Instance = await instanceServing(serviceName);
-  return `${instance.address}:${instance.port}`;
+/** The identity `mesh call` uses by default; the mesh's intentions decide what it may call. */
+export const DEFAULT_IDENTITY = "mesh-cli";
+
+async function targetFor(serviceName: string, identity: string): Promise<Target> {
+  const instance = await instanceServing(serviceName);
+  const address = `${instance.address}:${instance.port}`;
+  return instance.meshTls
+    ? { kind: "mesh", address, service: instance.service, identity }
+    : { kind: "plaintext", address };
 }
 
 interface ClusterView {

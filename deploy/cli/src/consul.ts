@@ -7,6 +7,8 @@ export interface Instance {
   status: string;
   grpcServices: string[];
   adminPort: number | undefined;
+  /** Its inbound listener takes only mutual TLS with a mesh identity. */
+  meshTls: boolean;
 }
 
 interface HealthEntry {
@@ -20,7 +22,8 @@ export function consulUrl(): string {
   return /^https?:\/\//.test(address) ? address : `http://${address}`;
 }
 
-async function get<T>(path: string): Promise<T> {
+/** GETs a path of the Consul agent's HTTP API and parses the JSON answer. */
+export async function consulGet<T>(path: string): Promise<T> {
   const url = `${consulUrl()}${path}`;
   let response: Response;
   try {
@@ -38,12 +41,12 @@ async function get<T>(path: string): Promise<T> {
 
 /** Every instance of every service (the `consul` service itself left out), with its aggregated check status. */
 export async function listInstances(): Promise<Instance[]> {
-  const services = Object.keys(await get<Record<string, string[]>>("/v1/catalog/services")).filter(
+  const services = Object.keys(await consulGet<Record<string, string[]>>("/v1/catalog/services")).filter(
     (name) => name !== "consul",
   );
   const instances: Instance[] = [];
   for (const service of services.sort()) {
-    for (const entry of await get<HealthEntry[]>(`/v1/health/service/${encodeURIComponent(service)}`)) {
+    for (const entry of await consulGet<HealthEntry[]>(`/v1/health/service/${encodeURIComponent(service)}`)) {
       const statuses = entry.Checks.map((check) => check.Status);
       const status = ["critical", "warning"].find((s) => statuses.includes(s)) ?? "passing";
       const meta = entry.Service.Meta ?? {};
@@ -55,6 +58,7 @@ export async function listInstances(): Promise<Instance[]> {
         status,
         grpcServices: (meta["grpc-services"] ?? "").split(",").filter(Boolean),
         adminPort: meta["admin-port"] ? Number(meta["admin-port"]) : undefined,
+        meshTls: meta["mesh-tls"] === "mutual",
       });
     }
   }

@@ -1,16 +1,24 @@
 import { parseArgs } from "node:util";
-import { call, saga, services, stats } from "./commands.ts";
+import { call, DEFAULT_IDENTITY, saga, services, stats } from "./commands.ts";
+import { checkIntention, deleteIntention, listIntentions, setIntention } from "./intentions.ts";
 
 const USAGE = `usage: mesh <command> [options]
 
   services                         instances and health, from Consul
   call <pkg.Service/Method> [json] a call through reflection, JSON in and out
-       [--to host:port] [-H 'name: value']... [--deadline <ms>]
+       [--to host:port [--authority <service>]] [--as <identity>] [-H 'name: value']... [--deadline <ms>]
+  intentions                       who may call whom (Consul intentions), highest precedence first
+  intentions allow|deny <source> <destination> [--method /pkg.Service/Method]
+  intentions delete <source> <destination>
+  intentions check <source> <destination> [--method /pkg.Service/Method]
   stats                            each sidecar's upstreams: breaker, endpoints, calls in flight
   saga <orderId> [--to host:port]  an order's saga timeline
 
 Consul is found at CONSUL_HTTP_ADDR (default 127.0.0.1:8500), with CONSUL_HTTP_TOKEN if set.
-Without --to, calls go to a healthy instance (its sidecar's inbound listener) that serves the service.`;
+Without --to, calls go to a healthy instance (its sidecar's inbound listener) that serves the service; when it takes
+only mutual TLS, the call is made as the mesh identity --as (default ${DEFAULT_IDENTITY}), with a certificate from the
+Consul agent, and the intentions decide. With --to (a sidecar's loopback outbound listener, say) the call is
+plaintext, and --authority names the mesh service that listener should route to.`;
 
 function headersFrom(values: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -28,6 +36,9 @@ async function run(argv: string[]): Promise<string> {
     allowPositionals: true,
     options: {
       to: { type: "string" },
+      authority: { type: "string" },
+      as: { type: "string" },
+      method: { type: "string" },
       header: { type: "string", short: "H", multiple: true, default: [] },
       deadline: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -50,10 +61,14 @@ async function run(argv: string[]): Promise<string> {
         method,
         json: json ?? "{}",
         target: values.to,
+        authority: values.authority,
+        identity: values.as,
         headers: headersFrom(values.header ?? []),
         deadlineMs,
       });
     }
+    case "intentions":
+      return intentions(rest, values.method);
     case "saga": {
       const [orderId] = rest;
       if (!orderId) throw new UsageError("saga needs <orderId>");
@@ -66,10 +81,26 @@ async function run(argv: string[]): Promise<string> {
 
 class UsageError extends Error {}
 
+function intentions([action, source, destination]: string[], method: string | undefined): Promise<string> {
+  if (!action || action === "list") return listIntentions();
+  if (!source || !destination) throw new UsageError(`intentions ${action} needs <source> <destination>`);
+  switch (action) {
+    case "allow":
+    case "deny":
+      return setIntention(action, source, destination, method);
+    case "delete":
+      return deleteIntention(source, destination);
+    case "check":
+      return checkIntention(source, destination, method);
+    default:
+      throw new UsageError(`unknown intentions action "${action}" (list, allow, deny, delete, check)`);
+  }
+}
+
 run(process.argv.slice(2)).then(
   (output) => process.stdout.write(`${output}\n`),
   (error: unknown) => {
-    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
     console.error(`mesh: ${(error as Error).message}${usage ? `\n\n${USAGE}` : ""}`);
     process.exitCode = usage ? 2 : 1;
   },

@@ -1,7 +1,6 @@
 import { create, createFileRegistry, type DescService, type FileRegistry, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createClient, type Transport } from "@connectrpc/connect";
 import { ServerReflection } from "@mesh/proto/grpc/reflection/v1/reflection_pb";
 
 /**
@@ -9,10 +8,11 @@ import { ServerReflection } from "@mesh/proto/grpc/reflection/v1/reflection_pb";
  * builds a registry from them, so the CLI can call any service without its generated code.
  */
 export async function reflectService(
+  transport: Transport,
   target: string,
   service: string,
 ): Promise<{ registry: FileRegistry; service: DescService }> {
-  const reflection = createClient(ServerReflection, createGrpcTransport({ baseUrl: `http://${target}` }));
+  const reflection = createClient(ServerReflection, transport);
   async function* ask() {
     yield { messageRequest: { case: "fileContainingSymbol" as const, value: service } };
   }

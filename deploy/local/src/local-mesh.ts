@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { type RunningConsulDev, startConsulDev } from "@mesh/consul-dev";
 import { freePort, type RunningNatsServer, type RunningPostgres, startNatsServer, startPostgres } from "@mesh/embedded";
 import { type ManagedProcess, startProcess } from "./child-process.ts";
+import { applyIntentions, meshIntentions } from "./intentions.ts";
 import { type ServicePlan, SHOP, servesOf } from "./topology.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
@@ -139,6 +140,8 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     const consulUrl = options.consulAddress
       ? options.consulAddress.replace(/^(?!https?:\/\/)/, "http://")
       : (consul as RunningConsulDev).url;
+    // Deny by default, the shop's call graph allowed: sidecars enforce these from their first call.
+    await applyIntentions(consulUrl, meshIntentions());
     nats = options.natsUrl
       ? undefined
       : await startNatsServer({ dataDir: join(options.dataDir, "nats"), monitor: false });

@@ -1,5 +1,6 @@
-import { createServer as createHttpServer } from "node:http";
-import { createServer as createHttp2Server, type Http2Session } from "node:http2";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttp2Server, type Http2Server, type Http2Session } from "node:http2";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { meshClient } from "@mesh/kit";
 import { Health } from "@mesh/proto/grpc/health/v1/health_pb";
@@ -12,7 +13,8 @@ import { type Backends, gatewayService } from "./api/gateway-service.ts";
 import { gatewayHealth } from "./api/health.ts";
 
 export interface GatewayOptions {
-  /** HTTP/1.1 for browsers and curl: the Connect protocol (JSON) and gRPC-Web. */
+  /** The public edge: HTTP/1.1 for browsers and curl (the Connect protocol's JSON, gRPC-Web), and HTTP/2 cleartext
+   * on the same port for gRPC clients outside the mesh (the sidecar's port takes only mesh identities). */
   http: { host: string; port: number };
   /** HTTP/2 cleartext for gRPC (and Connect over HTTP/2), behind the gateway's sidecar. */
   grpc: { host: string; port: number };
@@ -25,6 +27,28 @@ export interface RunningGateway {
   readonly httpPort: number;
   readonly grpcPort: number;
   stop(): Promise<void>;
+}
+
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** One port for both protocols: a connection that opens with the HTTP/2 preface goes to `http2`, any other to `http`. */
+function edgeServer(http: HttpServer, http2: Http2Server): NetServer {
+  return createNetServer((socket: Socket) => {
+    socket.on("error", () => {});
+    socket.once("data", (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      const length = Math.min(first.length, HTTP2_PREFACE.length);
+      if (first.subarray(0, length).equals(HTTP2_PREFACE.subarray(0, length))) {
+        // Node's HTTP/2 session reads what is buffered on the socket itself.
+        http2.emit("connection", socket);
+      } else {
+        // The HTTP/1.1 parser takes the socket's 'data' events: let them flow again, the first bytes included.
+        http.emit("connection", socket);
+        socket.resume();
+      }
+    });
+  });
 }
 
 function listen(
@@ -68,7 +92,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
-  const httpPort = await listen(http, options.http.host, options.http.port);
+  const edge = edgeServer(http, http2);
+  const httpPort = await listen(edge, options.http.host, options.http.port);
   const grpcPort = await listen(http2, options.grpc.host, options.grpc.port);
   options.log.info(
     { http: `${options.http.host}:${httpPort}`, grpc: `${options.grpc.host}:${grpcPort}` },
@@ -80,7 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     async stop() {
       serving = false;
       const closed = Promise.all([
-        new Promise((resolve) => http.close(resolve)),
+        new Promise((resolve) => edge.close(resolve)),
         new Promise((resolve) => http2.close(resolve)),
       ]);
       http.closeIdleConnections();
