@@ -100,7 +100,8 @@ function intentions([action, source, destination]: string[], method: string | un
 run(process.argv.slice(2)).then(
   (output) => process.stdout.write(`${output}\n`),
   (error: unknown) => {
-    const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
+    const usage =
+      error instanceof UsageError || String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
     console.error(`mesh: ${(error as Error).message}${usage ? `\n\n${USAGE}` : ""}`);
     process.exitCode = usage ? 2 : 1;
   },
