@@ -133,7 +133,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       : undefined;
   intentions?.start();
   const pool = new SessionPool(config.limits.connectTimeoutMs, identity?.tls);
-  const stopRetiring = identity?.credentials.onChange(() => pool.retireSecure());
+  identity?.credentials.onChange(() => pool.retireSecure());
   const inFlight = new InFlight();
   const router = new Router(config.upstreams);
   const clusters = new Map<string, Cluster>();
