@@ -1,23 +1,48 @@
 // Writes deploy/k8s/shop.yaml: for each service of the shop, a ConfigMap with its sidecar's config, a Deployment
 // whose pods run the app and the sidecar side by side (probes on the sidecar's admin endpoints), and a Service for
-// the sidecar's inbound listener. Consul, NATS and PostgreSQL are the cluster's own, named in the mesh-infra
-// ConfigMap and Secret. Regenerate with:  npx tsx deploy/k8s/generate.ts   (a test checks the file is current)
-import { readFileSync, writeFileSync } from "node:fs";
+// the sidecar's inbound listener; and a Job that writes the mesh's intentions into Consul (deny by default, then the
+// shop's call graph: the compose files in deploy/compose/intentions). Consul, NATS and PostgreSQL are the cluster's
+// own, named in the mesh-infra ConfigMap and Secret; Consul needs Connect enabled on its servers (its CA issues the
+// sidecars' mutual-TLS certificates) and an agent on each node (the pods reach it at the node's IP, port 8500; its
+// health check reaches each sidecar's plaintext health listener on the pod's port 15021).
+// Regenerate with:  npx tsx deploy/k8s/generate.ts   (a test checks the file is current)
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { SHOP } from "../local/src/topology.ts";
 
 const here = import.meta.dirname;
 const IMAGE = "grpc-mesh:1.0.0";
+const CONSUL_IMAGE = "hashicorp/consul:1.20";
+/** The sidecars' plaintext health listener (tls.healthListen in their configs), which Consul's check calls. */
+const HEALTH_PORT = 15021;
 const labels = (service: string) => ({ app: service, "app.kubernetes.io/part-of": "grpc-mesh" });
 
 /** The sidecar config of a service: the compose one, with Consul reached through the node's agent. */
 function sidecarConfig(service: string): string {
-  return readFileSync(join(here, "../compose/sidecars", `${service}.yaml`), "utf8").replace(
+  const config = readFileSync(join(here, "../compose/sidecars", `${service}.yaml`), "utf8");
+  if (!config.includes(`tls: { healthListen: "0.0.0.0:${HEALTH_PORT}" }`))
+    throw new Error(`deploy/compose/sidecars/${service}.yaml: expected tls.healthListen 0.0.0.0:${HEALTH_PORT}`);
+  return config.replace(
     'consul: { address: "consul:8500" }',
     'consul: { address: "127.0.0.1:8500" } # CONSUL_HTTP_ADDR (the node\'s agent) overrides',
   );
 }
+
+/** The intentions the Job writes, and its script: the files of deploy/compose/intentions, shared with compose. */
+const intentionsDir = join(here, "../compose/intentions");
+const intentionFiles = Object.fromEntries(
+  readdirSync(intentionsDir)
+    .filter((name) => name.endsWith(".json") || name.endsWith(".sh"))
+    .sort()
+    .map((name) => [name, readFileSync(join(intentionsDir, name), "utf8")]),
+);
+
+/** Reaches the node's Consul agent, as the sidecars do. */
+const consulEnv = [
+  { name: "HOST_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } },
+  { name: "CONSUL_HTTP_ADDR", value: "$(HOST_IP):8500" },
+];
 
 function appEnv(service: string, database: string | undefined, calls: boolean) {
   const env: unknown[] = [
@@ -54,6 +79,37 @@ const documents: unknown[] = [
       paymentDatabaseUrl: "postgres://payment:CHANGE-ME@postgres.postgres.svc:5432/payment",
     },
   },
+  {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "mesh-intentions", labels: labels("mesh-intentions") },
+    data: intentionFiles,
+  },
+  {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: "mesh-intentions", labels: labels("mesh-intentions") },
+    spec: {
+      backoffLimit: 10,
+      template: {
+        metadata: { labels: labels("mesh-intentions") },
+        spec: {
+          restartPolicy: "OnFailure",
+          containers: [
+            {
+              name: "intentions",
+              image: CONSUL_IMAGE,
+              command: ["/bin/sh", "/etc/mesh/intentions/write.sh"],
+              env: consulEnv,
+              volumeMounts: [{ name: "intentions", mountPath: "/etc/mesh/intentions", readOnly: true }],
+              resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+            },
+          ],
+          volumes: [{ name: "intentions", configMap: { name: "mesh-intentions" } }],
+        },
+      },
+    },
+  },
 ];
 
 for (const plan of SHOP) {
@@ -61,6 +117,7 @@ for (const plan of SHOP) {
   const ports = [
     { name: "mesh", containerPort: 15000 },
     { name: "admin", containerPort: 15090 },
+    { name: "health", containerPort: HEALTH_PORT },
   ];
   documents.push(
     {
@@ -80,6 +137,21 @@ for (const plan of SHOP) {
           metadata: { labels: labels(service) },
           spec: {
             terminationGracePeriodSeconds: 30,
+            // As compose's depends_on: the sidecar starts once the mesh-intentions Job has written the default deny
+            // (without intentions it would refuse every call until they appear).
+            initContainers: [
+              {
+                name: "wait-for-intentions",
+                image: CONSUL_IMAGE,
+                command: [
+                  "/bin/sh",
+                  "-c",
+                  "until consul config read -kind service-intentions -name '*' >/dev/null 2>&1; do sleep 2; done",
+                ],
+                env: consulEnv,
+                resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+              },
+            ],
             containers: [
               {
                 name: "app",
@@ -93,10 +165,7 @@ for (const plan of SHOP) {
                 name: "sidecar",
                 image: IMAGE,
                 command: ["node", "sidecar/bin/mesh-sidecar.js", "--config", "/etc/mesh/sidecar.yaml"],
-                env: [
-                  { name: "HOST_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } },
-                  { name: "CONSUL_HTTP_ADDR", value: "$(HOST_IP):8500" },
-                ],
+                env: consulEnv,
                 ports,
                 readinessProbe: { httpGet: { path: "/readyz", port: "admin" }, periodSeconds: 5 },
                 livenessProbe: { httpGet: { path: "/healthz", port: "admin" }, periodSeconds: 10, failureThreshold: 3 },
@@ -125,7 +194,9 @@ for (const plan of SHOP) {
 }
 
 const header = "# Generated by deploy/k8s/generate.ts from the shop's topology and the sidecar configs; do not edit.\n";
-const text = header + documents.map((document) => stringify(document, { lineWidth: 0 })).join("---\n");
+const text =
+  header +
+  documents.map((document) => stringify(document, { lineWidth: 0, aliasDuplicateObjects: false })).join("---\n");
 if (process.argv.includes("--check")) {
   const current = readFileSync(join(here, "shop.yaml"), "utf8");
   if (current !== text) {
