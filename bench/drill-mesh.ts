@@ -10,7 +10,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { freePort, isAlive } from "@mesh/embedded";
 import { DEMO_PRODUCTS } from "@mesh/inventory";
-import { type LocalMesh, type ManagedProcess, startLocalMesh, startProcess } from "@mesh/local";
+import { applyIntentions, type LocalMesh, type ManagedProcess, startLocalMesh, startProcess } from "@mesh/local";
 import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import { checkInvariants, type InvariantReport } from "../test/shop/invariants.ts";
@@ -37,9 +37,22 @@ export interface DrillMesh {
   stop(): Promise<number[]>;
 }
 
+/** The load's own mesh identity: it calls the gateway and restocks inventory, as the intentions allow. */
+const LOAD_CLIENT = "load-client";
+
 async function startClientSidecar(mesh: LocalMesh, dataDir: string) {
   const [outbound, admin] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+  await applyIntentions(
+    mesh.consulUrl,
+    ["gateway", "inventory"].map((destination) => ({
+      source: LOAD_CLIENT,
+      destination,
+      action: "allow" as const,
+      description: "the drill's load",
+    })),
+  );
   const config = {
+    service: LOAD_CLIENT,
     outbound: { listen: outbound },
     admin: { listen: admin },
     descriptors: [mesh.descriptorImage],

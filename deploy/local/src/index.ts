@@ -1,4 +1,4 @@
 export { type ManagedProcess, startProcess } from "./child-process.ts";
-export { CLI_IDENTITY, type IntentionSpec, meshIntentions } from "./intentions.ts";
+export { applyIntentions, CLI_IDENTITY, type IntentionSpec, meshIntentions } from "./intentions.ts";
 export { type InstanceInfo, type LocalMesh, type LocalMeshOptions, startLocalMesh } from "./local-mesh.ts";
 export { SHOP } from "./topology.ts";
