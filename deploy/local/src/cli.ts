@@ -31,7 +31,6 @@ function table(mesh: LocalMesh): string {
     Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
   );
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ");
-  const gatewayGrpc = mesh.instances.find((each) => each.service === "gateway")?.inbound;
   return [
     "",
     line(header),
@@ -40,7 +39,8 @@ function table(mesh: LocalMesh): string {
     `consul      ${mesh.consulUrl}/ui`,
     `nats        ${mesh.natsUrl}`,
     `postgres    ${mesh.postgres} (databases order, inventory, payment; user mesh)`,
-    `gateway     ${mesh.gatewayHttp} (Connect JSON, gRPC-Web)   gRPC through its sidecar at ${gatewayGrpc}`,
+    `gateway     ${mesh.gatewayHttp} (Connect JSON, gRPC-Web, and gRPC over h2c)`,
+    "security    mutual TLS between sidecars (Connect CA); intentions deny by default and allow the shop's calls",
     "",
     "Try:",
     `  curl -s -X POST ${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/ListProducts -H 'content-type: application/json' -d '{}'`,
@@ -48,7 +48,7 @@ function table(mesh: LocalMesh): string {
     `       -d '{"requestId":"r-1","customerId":"alice","lines":[{"productId":"sku-mug","quantity":2}],"cardNumber":"4242424242424242","currency":"USD"}'`,
     `  curl -s -X POST ${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/GetOrderView -H 'content-type: application/json' -d '{"orderId":"<orderId>"}'`,
     `  curl -s ${mesh.consulUrl}/v1/health/service/inventory?passing`,
-    `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js services     (also: stats, saga <orderId>, call <pkg.Service/Method> <json>)`,
+    `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js services     (also: intentions, stats, saga <orderId>, call <pkg.Service/Method> <json>)`,
     "",
     "Ctrl-C stops the mesh.",
     "",
