@@ -4,6 +4,15 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createTestAuthority, type RunningConsulDev, startConsulDev, type TestAuthority } from "@mesh/consul-dev";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { afterAll, beforeAll } from "vitest";
+import {
+  ECHO_SERVICE,
+  type EchoServer,
+  echoClient,
+  startEchoServers,
+  startTestSidecar,
+  type TestSidecar,
+} from "./harness.ts";
 
 /** A consul-dev agent whose Connect CA root is a test authority, so tests can also sign leaves of their own. */
 export async function startMeshConsul(options: { leafCertTtlMs?: number } = {}) {
@@ -83,3 +92,55 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): 
 }
 
 export type { TestAuthority };
+
+export interface TlsEchoMesh {
+  consul: RunningConsulDev;
+  authority: TestAuthority;
+  trustDomain: string;
+  app: EchoServer;
+  /** The echo app's sidecar (service "echo", inbound with mesh TLS, registered in Consul). */
+  echo: TestSidecar;
+  /** A caller's sidecar (service "web", outbound only), that discovers echo through Consul. */
+  web: TestSidecar;
+  consulConfig: Record<string, unknown>;
+}
+
+/**
+ * Before a test file's tests: consul-dev with a test CA, the mesh denying by default (`*` -> `*`) and allowing
+ * web -> echo, the echo app behind its sidecar, and web's sidecar; all stopped after the tests. The returned object
+ * is filled in by then.
+ */
+export function useTlsEchoMesh(options: { leafCertTtlMs?: number; echoTls?: Record<string, unknown> } = {}) {
+  const mesh = {} as TlsEchoMesh;
+  beforeAll(async () => {
+    Object.assign(mesh, await startMeshConsul({ leafCertTtlMs: options.leafCertTtlMs }));
+    await putIntention(mesh.consul, "*", "*", { Action: "deny" });
+    await putIntention(mesh.consul, "web", "echo", { Action: "allow" });
+    [mesh.app] = (await startEchoServers(1)) as [EchoServer];
+    mesh.consulConfig = {
+      address: mesh.consul.address,
+      checkIntervalMs: 1000,
+      checkTimeoutMs: 500,
+      watchMinIntervalMs: 50,
+    };
+    mesh.echo = await startTestSidecar({
+      service: "echo",
+      inbound: { listen: "127.0.0.1:0", app: mesh.app.address, services: [ECHO_SERVICE] },
+      consul: mesh.consulConfig,
+      tls: options.echoTls ?? {},
+    });
+    mesh.web = await startTestSidecar({
+      service: "web",
+      consul: { ...mesh.consulConfig, register: false },
+      upstreams: { echo: {} },
+    });
+    await eventually(() => echoClient(mesh.web.outbound).echo({ message: "ready" }), 15_000);
+  }, 60_000);
+  afterAll(async () => {
+    await mesh.web?.close();
+    await mesh.echo?.close();
+    await mesh.app?.shutdown(100);
+    await mesh.consul?.stop();
+  });
+  return mesh;
+}

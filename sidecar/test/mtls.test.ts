@@ -5,42 +5,32 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect as tlsConnect } from "node:tls";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { RunningConsulDev } from "@mesh/consul-dev";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { grpcioMtlsEcho } from "../../test/interop/grpcio.ts";
-import {
-  adminJson,
-  ECHO_SERVICE,
-  type EchoServer,
-  echoClient,
-  startEchoServers,
-  startTestSidecar,
-  type TestSidecar,
-} from "./harness.ts";
+import { adminJson, ECHO_SERVICE, type EchoServer, echoClient, startTestSidecar, type TestSidecar } from "./harness.ts";
 import {
   agentLeaf,
   consulJson,
   eventually,
   putIntention,
-  startMeshConsul,
   type TestAuthority,
   tlsEchoClient,
+  useTlsEchoMesh,
 } from "./mesh-tls.ts";
 
 // The echo service behind a sidecar with mesh TLS, and a caller "web" behind its own sidecar, both taking their
 // identities from consul-dev's Connect CA; the mesh denies by default (* -> *) and allows web -> echo.
+const mesh = useTlsEchoMesh({ echoTls: { handshakeTimeoutMs: 500 } });
 let consul: RunningConsulDev;
 let authority: TestAuthority;
 let trustDomain: string;
 let app: EchoServer;
 let echo: TestSidecar;
 let web: TestSidecar;
-
-const consulConfig = () => ({
-  address: consul.address,
-  checkIntervalMs: 1000,
-  checkTimeoutMs: 500,
-  watchMinIntervalMs: 50,
+beforeAll(() => {
+  ({ consul, authority, trustDomain, app, echo, web } = mesh);
 });
+
 const spiffe = (service: string, domain = trustDomain) => `spiffe://${domain}/ns/default/dc/dc1/svc/${service}`;
 const errorOf = (promise: Promise<unknown>) =>
   promise.then(
@@ -49,32 +39,6 @@ const errorOf = (promise: Promise<unknown>) =>
     },
     (error: unknown) => ConnectError.from(error),
   );
-
-beforeAll(async () => {
-  ({ consul, authority, trustDomain } = await startMeshConsul());
-  await putIntention(consul, "*", "*", { Action: "deny" });
-  await putIntention(consul, "web", "echo", { Action: "allow" });
-  [app] = (await startEchoServers(1)) as [EchoServer];
-  echo = await startTestSidecar({
-    service: "echo",
-    inbound: { listen: "127.0.0.1:0", app: app.address, services: [ECHO_SERVICE] },
-    consul: consulConfig(),
-    tls: { handshakeTimeoutMs: 500 },
-  });
-  web = await startTestSidecar({
-    service: "web",
-    consul: { ...consulConfig(), register: false },
-    upstreams: { echo: {} },
-  });
-  await eventually(() => echoClient(web.outbound).echo({ message: "ready" }), 15_000);
-}, 60_000);
-
-afterAll(async () => {
-  await web?.close();
-  await echo?.close();
-  await app?.shutdown(100);
-  await consul?.stop();
-});
 
 describe("mutual TLS between sidecars", () => {
   it("carries an allowed call, and Consul's check passes over the plaintext health listener", async () => {
@@ -102,7 +66,7 @@ describe("mutual TLS between sidecars", () => {
     const port = (tlsServer.address() as { port: number }).port;
     const caller = await startTestSidecar({
       service: "web",
-      consul: { ...consulConfig(), register: false },
+      consul: { ...mesh.consulConfig, register: false },
       upstreams: { echo: { services: [ECHO_SERVICE], endpoints: [`127.0.0.1:${port}`], retry: { maxAttempts: 1 } } },
     });
     try {
