@@ -146,8 +146,8 @@ describe("deploy/k8s", () => {
     for (const deployment of byKind("Deployment")) {
       const [app, sidecar] = deployment.spec.template.spec.containers;
       expect([app.name, sidecar.name]).toEqual(["app", "sidecar"]);
-      expect(sidecar.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "admin" });
-      expect(sidecar.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "admin" });
+      expect(sidecar.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "health" });
+      expect(sidecar.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "health" });
       expect(sidecar.ports).toContainEqual({ name: "health", containerPort: HEALTH_PORT });
       const [wait] = deployment.spec.template.spec.initContainers;
       expect(wait.command.join(" ")).toContain("consul config read -kind service-intentions -name '*'");

@@ -1,5 +1,5 @@
 // Writes deploy/k8s/shop.yaml: for each service of the shop, a ConfigMap with its sidecar's config, a Deployment
-// whose pods run the app and the sidecar side by side (probes on the sidecar's admin endpoints), and a Service for
+// whose pods run the app and the sidecar side by side (probes on the sidecar's plaintext health listener; its admin endpoints stay on loopback), and a Service for
 // the sidecar's inbound listener; and a Job that writes the mesh's intentions into Consul (deny by default, then the
 // shop's call graph: the compose files in deploy/compose/intentions). Consul, NATS and PostgreSQL are the cluster's
 // own, named in the mesh-infra ConfigMap and Secret; Consul needs Connect enabled on its servers (its CA issues the
@@ -116,7 +116,6 @@ for (const plan of SHOP) {
   const { service } = plan;
   const ports = [
     { name: "mesh", containerPort: 15000 },
-    { name: "admin", containerPort: 15090 },
     { name: "health", containerPort: HEALTH_PORT },
   ];
   documents.push(
@@ -167,8 +166,12 @@ for (const plan of SHOP) {
                 command: ["node", "sidecar/bin/mesh-sidecar.js", "--config", "/etc/mesh/sidecar.yaml"],
                 env: consulEnv,
                 ports,
-                readinessProbe: { httpGet: { path: "/readyz", port: "admin" }, periodSeconds: 5 },
-                livenessProbe: { httpGet: { path: "/healthz", port: "admin" }, periodSeconds: 10, failureThreshold: 3 },
+                readinessProbe: { httpGet: { path: "/readyz", port: "health" }, periodSeconds: 5 },
+                livenessProbe: {
+                  httpGet: { path: "/healthz", port: "health" },
+                  periodSeconds: 10,
+                  failureThreshold: 3,
+                },
                 volumeMounts: [{ name: "sidecar-config", mountPath: "/etc/mesh", readOnly: true }],
                 resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "256Mi" } },
               },

@@ -26,10 +26,12 @@ const readyz = (readiness: AdminSources["readiness"]) => async (response: Server
   send(response, problem ? 503 : 200, "text/plain", `${problem ?? "ready"}\n`);
 };
 
+const healthz = (response: ServerResponse) => send(response, 200, "text/plain", "ok\n");
+
 /** The loopback admin endpoints: /healthz, /readyz, /metrics, /clusters, /certs, /config. */
 export function createAdminServer(sources: AdminSources): Server {
   return serve({
-    "/healthz": (response) => send(response, 200, "text/plain", "ok\n"),
+    "/healthz": healthz,
     "/readyz": readyz(sources.readiness),
     "/metrics": async (response) =>
       send(response, 200, sources.metrics.registry.contentType, await sources.metrics.registry.metrics()),
@@ -40,11 +42,12 @@ export function createAdminServer(sources: AdminSources): Server {
 }
 
 /**
- * The one path Consul's health check needs, on a plaintext listener of its own: the inbound port takes only mutual
- * TLS, so this is what Consul's Envoy integration calls an exposed path. /readyz asks the app through the sidecar.
+ * What health checkers need, on a plaintext listener of their own: the inbound port takes only mutual TLS, and the
+ * admin listener stays on loopback, so this is what Consul's Envoy integration calls exposed paths (Consul's check,
+ * Kubernetes probes). /readyz asks the app through the sidecar; /healthz says the sidecar runs. Nothing else.
  */
 export function createHealthServer(readiness: AdminSources["readiness"]): Server {
-  return serve({ "/readyz": readyz(readiness) });
+  return serve({ "/healthz": healthz, "/readyz": readyz(readiness) });
 }
 
 function serve(routes: Routes): Server {

@@ -16,6 +16,11 @@ const statusName = z
   })
   .transform((name) => name as StatusName);
 
+function isLoopback(address: string): boolean {
+  const host = address.slice(0, address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
 /**
  * A policy group with its defaults. `full` fills every field (for `defaults`); `partial` has no defaults at all, so
  * an upstream or method sets only what it names and inherits the rest from the layer below.
@@ -231,6 +236,18 @@ export const configSchema = z
       needs("consul", "mesh TLS (tls.enabled) takes its certificates from Consul: add a consul section");
     if (enabled && !config.service)
       needs("service", "mesh TLS needs the service name this sidecar's certificate is for");
+    // Once the mesh has identities nothing plaintext may listen beyond loopback but the health listener.
+    const plaintext = { admin: config.admin.listen, outbound: config.outbound?.listen };
+    for (const [section, listen] of Object.entries(plaintext)) {
+      if (enabled && listen && !isLoopback(listen)) {
+        context.addIssue({
+          code: "custom",
+          path: [section, "listen"],
+          message: `with mesh TLS this plaintext listener must stay on loopback (127.0.0.1 or [::1]), got "${listen}"`,
+          input: undefined,
+        });
+      }
+    }
     return { ...config, tls: { ...config.tls, enabled } };
   });
 
