@@ -56,6 +56,8 @@ function appEnv(service: string, database: string | undefined, calls: boolean) {
       valueFrom: { secretKeyRef: { name: "mesh-infra", key: `${database}DatabaseUrl` } },
     });
   if (calls) env.push({ name: "SIDECAR_OUTBOUND", value: "127.0.0.1:15001" });
+  if (service === "payment")
+    env.push({ name: "PAYMENT_CARD_KEY", valueFrom: { secretKeyRef: { name: "mesh-infra", key: "paymentCardKey" } } });
   if (service === "gateway")
     env.push({ name: "GATEWAY_HTTP_HOST", value: "0.0.0.0" }, { name: "GATEWAY_HTTP_PORT", value: "8080" });
   return env;
@@ -77,6 +79,8 @@ const documents: unknown[] = [
       orderDatabaseUrl: "postgres://order:CHANGE-ME@postgres.postgres.svc:5432/order",
       inventoryDatabaseUrl: "postgres://inventory:CHANGE-ME@postgres.postgres.svc:5432/inventory",
       paymentDatabaseUrl: "postgres://payment:CHANGE-ME@postgres.postgres.svc:5432/payment",
+      // AES-256 key sealing card numbers in payment's database: 32 random bytes, base64 (openssl rand -base64 32).
+      paymentCardKey: "CHANGE-ME",
     },
   },
   {
