@@ -1,6 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BreakerState } from "../resilience/circuit-breaker.ts";
-import type { RefusalKind } from "../tls/peer-check.ts";
 
 export type Direction = "inbound" | "outbound";
 
@@ -169,7 +168,8 @@ export class MeshMetrics {
     this.denied.inc({ source, destination, method });
   }
 
-  connectionRefused(reason: RefusalKind): void {
+  /** `reason` is a short kind (plaintext, handshake_failed, untrusted_certificate...), so label values stay few. */
+  connectionRefused(reason: string): void {
     this.tlsRefused.inc({ reason });
   }
 
