@@ -196,15 +196,23 @@ describe("callers that are not trusted mesh services", () => {
     expect(error.code).toMatch(/ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION|ERR_SSL_UNSUPPORTED_PROTOCOL/);
   });
 
-  it("garbage after a TLS record header, and a handshake that never finishes, are closed; others still served", async () => {
+  it("garbage after a TLS record header, a handshake that never finishes and an idle untrusted peer are closed; others still served", async () => {
     const port = Number(echo.inbound.split(":")[1]);
+    const idle = tlsConnect({
+      host: "127.0.0.1",
+      port,
+      ca: authority.rootPem,
+      ALPNProtocols: ["h2"],
+      checkServerIdentity: () => undefined,
+    });
     const garbage = netConnect(port, "127.0.0.1", () =>
       garbage.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])),
     );
     const stalled = netConnect(port, "127.0.0.1", () => stalled.write(Buffer.from([0x16, 0x03, 0x01])));
-    for (const socket of [garbage, stalled]) socket.on("error", () => {}).resume();
+    // idle: a TLS client without a certificate that never sends a request, told nothing more and dropped as soon.
+    for (const socket of [garbage, stalled, idle]) socket.on("error", () => {}).resume();
     const started = Date.now();
-    await Promise.all([once(garbage, "close"), once(stalled, "close")]);
+    await Promise.all([once(garbage, "close"), once(stalled, "close"), once(idle, "close")]);
     // handshakeTimeoutMs is 500 in this mesh; Node's default would hold the stalled one for 120 s.
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await echoClient(web.outbound).echo({ message: "still" })).toMatchObject({ message: "still" });

@@ -88,7 +88,12 @@ export function createH2Server(options: H2ServerOptions): H2Server {
     http2.once("session", grab);
     http2.emit("connection", socket);
     http2.off("session", grab);
-    if (opened && peer) peers.set(opened, peer);
+    if (!opened || !peer) return;
+    peers.set(opened, peer);
+    // An untrusted peer gets its answer and no more time than a handshake would have had.
+    const session = opened;
+    if ("rejected" in peer)
+      session.setTimeout(secure?.handshakeTimeoutMs ?? options.idleTimeoutMs, () => session.destroy());
   };
 
   const tlsServer = secure?.tls.createServer({
