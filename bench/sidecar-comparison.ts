@@ -1,5 +1,7 @@
 // Side-by-side cost of a mesh hop, in one run on one machine: the echo app called directly, through one and two
-// sidecars, and through one and two nginx grpc_pass proxies. h2load (nghttp2) drives gRPC unary calls.
+// sidecars, and through one and two nginx grpc_pass proxies; then two sidecars with mutual TLS between them (identities
+// from consul-dev's Connect CA, calls authorized by intentions) against two nginx with TLS 1.3 and client certificates
+// between them (leaves from the same CA). h2load (nghttp2) drives gRPC unary calls.
 //
 //   npm run bench:sidecar            full run (about 3 minutes), writes bench/results/sidecar-comparison.md
 //   npm run bench:sidecar -- --quick a short run, for checking that the script works
@@ -11,6 +13,7 @@ import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
@@ -70,7 +73,8 @@ async function startSidecar(work: string, name: string, config: string, listens:
   return proc;
 }
 
-async function startNginx(work: string, name: string, listen: string, upstream: string) {
+/** nginx with one upstream (keepalive) and one server block: `plain` proxies h2c to h2c, as the plaintext rows do. */
+async function startNginx(work: string, name: string, listen: string, upstream: string, server = plainServer(listen)) {
   const dir = join(work, name);
   await mkdir(dir, { recursive: true });
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
@@ -81,10 +85,7 @@ events { worker_connections 4096; }
 http {
   access_log off; ${temp}
   upstream app { server ${upstream}; keepalive 64; keepalive_requests 1000000; }
-  server {
-    listen ${listen} http2; keepalive_requests 1000000;
-    location / { grpc_pass grpc://app; }
-  }
+  ${server}
 }
 `;
   await writeFile(join(dir, "nginx.conf"), conf);
@@ -93,11 +94,58 @@ http {
   return proc;
 }
 
+const plainServer = (listen: string) =>
+  `server { listen ${listen} http2; keepalive_requests 1000000; location / { grpc_pass grpc://app; } }`;
+
+/** Where nginx's TLS material lives: its certificate and key (leaves of the mesh CA) and the CA roots it trusts. */
+interface NginxPems {
+  cert: string;
+  key: string;
+  roots: string;
+}
+
+/**
+ * The calling nginx: plaintext HTTP/2 in, TLS 1.3 out with its client certificate, verifying the next nginx's chain
+ * against the mesh roots and its name against the DNS SAN of the echo service's leaf.
+ */
+const tlsClientServer = (listen: string, pems: NginxPems, serverName: string) =>
+  `server {
+    listen ${listen} http2; keepalive_requests 1000000;
+    location / {
+      grpc_pass grpcs://app;
+      grpc_ssl_certificate ${pems.cert}; grpc_ssl_certificate_key ${pems.key};
+      grpc_ssl_trusted_certificate ${pems.roots}; grpc_ssl_verify on; grpc_ssl_verify_depth 2;
+      grpc_ssl_name ${serverName}; grpc_ssl_server_name on;
+      grpc_ssl_protocols TLSv1.3; grpc_ssl_session_reuse on;
+    }
+  }`;
+
+/** The app's nginx: TLS 1.3 in, requiring a client certificate of the mesh CA; plaintext h2c to the app. */
+const tlsServerServer = (listen: string, pems: NginxPems) =>
+  `server {
+    listen ${listen} ssl http2; keepalive_requests 1000000;
+    ssl_certificate ${pems.cert}; ssl_certificate_key ${pems.key};
+    ssl_client_certificate ${pems.roots}; ssl_verify_client on; ssl_verify_depth 2;
+    ssl_protocols TLSv1.3;
+    location / { grpc_pass grpc://app; }
+  }`;
+
 const sidecarOutbound = (listen: string, admin: string, endpoint: string) =>
   `outbound: { listen: "${listen}" }\nadmin: { listen: "${admin}" }\ndescriptors: [${join(tmpDescriptors, "echo.binpb")}]\n` +
   `upstreams:\n  echo:\n    services: [mesh.echo.v1.EchoService]\n    endpoints: ["${endpoint}"]\n`;
 const sidecarInbound = (listen: string, admin: string, app: string) =>
   `inbound: { listen: "${listen}", app: "${app}" }\nadmin: { listen: "${admin}" }\n`;
+
+/** The caller's sidecar with mesh TLS: identity bench-client, discovers echo through Consul, mutual TLS to it. */
+const tlsSidecarOutbound = (listen: string, admin: string, consul: string) =>
+  `service: bench-client\noutbound: { listen: "${listen}" }\nadmin: { listen: "${admin}" }\n` +
+  `descriptors: [${join(tmpDescriptors, "echo.binpb")}]\n` +
+  `consul: { address: "${consul}", register: false }\ntls: { enabled: true }\n` +
+  "upstreams:\n  echo:\n    services: [mesh.echo.v1.EchoService]\n";
+/** The app's sidecar with mesh TLS: identity echo, registered in Consul, authorizing each call by intentions. */
+const tlsSidecarInbound = (listen: string, admin: string, app: string, consul: string) =>
+  `service: echo\ninbound: { listen: "${listen}", app: "${app}", services: [mesh.echo.v1.EchoService] }\n` +
+  `admin: { listen: "${admin}" }\nconsul: { address: "${consul}", checkIntervalMs: 1000 }\ntls: { enabled: true }\n`;
 
 let tmpDescriptors = "";
 const addr = async () => `127.0.0.1:${await freePort()}`;
@@ -250,9 +298,9 @@ const f = (value: number | undefined, digits = 2) =>
 
 function table(rows: Row[]): string {
   const direct = rows.find((row) => row.name === "direct") as Row;
-  const nginx1 = rows.find((row) => row.name === "nginx x1");
-  const nginx2 = rows.find((row) => row.name === "nginx x2");
-  const peer = (row: Row) => (row.name.endsWith("x2") ? nginx2 : nginx1);
+  // Each sidecar row is compared with the nginx row of the same shape: "sidecar x2 mTLS" with "nginx x2 TLS".
+  const peer = (row: Row) =>
+    rows.find((other) => other.name === row.name.replace("sidecar", "nginx").replace("mTLS", "TLS"));
   const lines = [
     "| path | req/s (c=128) | p50 ms | p99 ms | p50 ms @1000 rps | p99 ms @1000 rps | added p50 / p99 ms @1000 rps | proxy CPU µs/req (each) | vs nginx CPU | proxy RSS MiB @1000 rps / after c=128 | HTTP failures | gRPC errors |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -272,8 +320,108 @@ function table(rows: Row[]): string {
   return lines.join("\n");
 }
 
+/** Fails the run when a plaintext sidecar row would in fact run with mesh TLS. */
+async function checkPlaintext(admins: string[]) {
+  for (const admin of admins) {
+    const certs = (await (await fetch(`http://${admin}/certs`)).json()) as { tls?: string };
+    if (certs.tls !== "off")
+      throw new Error(`the sidecar at ${admin} runs with mesh TLS (${certs.tls}): plaintext rows expected`);
+  }
+}
+
+/** Retries a check until it passes (Consul's check and discovery take a moment after a sidecar starts). */
+async function eventually(check: () => Promise<unknown>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(200);
+    }
+  }
+}
+
+/**
+ * consul-dev with its Connect CA (in this process, on the load generator's CPU), intentions, the two sidecars with
+ * mesh TLS and the two nginx with TLS between them, each pair in front of the same app.
+ */
+async function startTlsPaths(work: string, appAddress: string) {
+  const { startConsulDev } = await import("@mesh/consul-dev");
+  const { agentLeaf, consulJson, putIntention } = await import("../sidecar/test/mesh-tls.ts");
+  const consul = await startConsulDev({ port: 0 });
+  stops.push(() => consul.stop());
+  await putIntention(consul, "*", "*", { Action: "deny" });
+  await putIntention(consul, "bench-client", "echo", { Action: "allow" });
+  const { Roots, TrustDomain } = await consulJson<{ Roots: { RootCert: string }[]; TrustDomain: string }>(
+    consul,
+    "/v1/agent/connect/ca/roots",
+  );
+  const serverName = `echo.svc.default.${TrustDomain.slice(0, 8)}.consul`;
+  const roots = join(work, "mesh-roots.pem");
+  await writeFile(roots, Roots.map((root) => root.RootCert).join("\n"));
+  const writeLeaf = async (service: string): Promise<NginxPems> => {
+    const leaf = await agentLeaf(consul, service);
+    const cert = join(work, `${service}.pem`);
+    const key = join(work, `${service}-key.pem`);
+    await writeFile(cert, leaf.certPem);
+    await writeFile(key, leaf.keyPem, { mode: 0o600 });
+    return { cert, key, roots };
+  };
+
+  const [echoIn, echoAdmin, clientOut, clientAdmin, nginxA, nginxB] = (await Promise.all(
+    Array.from({ length: 6 }, addr),
+  )) as [string, string, string, string, string, string];
+  const echoSidecar = await startSidecar(
+    work,
+    "sidecar-tls-inbound",
+    tlsSidecarInbound(echoIn, echoAdmin, appAddress, consul.address),
+    echoIn,
+  );
+  const clientSidecar = await startSidecar(
+    work,
+    "sidecar-tls-outbound",
+    tlsSidecarOutbound(clientOut, clientAdmin, consul.address),
+    clientOut,
+  );
+  const procs = [echoSidecar, clientSidecar];
+  const nginxServer = await startNginx(
+    work,
+    "nginx-tls-b",
+    nginxB,
+    appAddress,
+    tlsServerServer(nginxB, await writeLeaf("echo")),
+  );
+  procs.push(nginxServer);
+  const nginxClient = await startNginx(
+    work,
+    "nginx-tls-a",
+    nginxA,
+    nginxB,
+    tlsClientServer(nginxA, await writeLeaf("nginx-client"), serverName),
+  );
+  procs.push(nginxClient);
+  // The caller's sidecar learns of echo once echo's check passes in Consul.
+  const client = createClient(EchoService, createGrpcTransport({ baseUrl: `http://${clientOut}` }));
+  await eventually(() => client.echo({ message: "ready" }), 30_000);
+  for (const admin of [echoAdmin, clientAdmin]) {
+    const certs = (await (await fetch(`http://${admin}/certs`)).json()) as { tls?: string };
+    if (certs.tls !== "mutual") throw new Error(`the sidecar at ${admin} is not on mutual TLS (${certs.tls})`);
+  }
+  const topologies: Topology[] = [
+    { name: "sidecar x2 mTLS", entry: clientOut, proxies: [clientSidecar, echoSidecar], admin: clientAdmin },
+    { name: "nginx x2 TLS", entry: nginxA, proxies: [nginxClient, nginxServer] },
+  ];
+  return { procs, topologies, serverName };
+}
+
+/** Stops what is not a child process (consul-dev), after the children. */
+const stops: (() => Promise<void>)[] = [];
+
 async function main() {
   await requireTools();
+  // This process (h2load's parent, and consul-dev) stays on the load generator's CPU, off the servers' one.
+  await promisify(execFile)("taskset", ["-a", "-pc", LOAD_CPU, String(process.pid)]);
   const work = await mkdtemp(join(tmpdir(), "mesh-bench-"));
   tmpDescriptors = work;
   const { echoDescriptorSet } = await import("../sidecar/test/harness.ts");
@@ -325,12 +473,17 @@ async function main() {
     const nginx2a = await startNginx(work, "nginx-two-a", nginx2aListen, nginx2bListen);
     procs.push(one, inbound, outbound, nginx1, nginx2a, nginx2b);
 
+    const mesh = await startTlsPaths(work, appAddress);
+    procs.push(...mesh.procs);
+    await checkPlaintext([sideAdmin1, sideAdmin2, sideAdmin3] as string[]);
+
     const topologies: Topology[] = [
       { name: "direct", entry: appAddress, proxies: [] },
       { name: "sidecar x1", entry: sideOut1 as string, proxies: [one], admin: sideAdmin1 as string },
       { name: "sidecar x2", entry: sideOut2 as string, proxies: [outbound, inbound], admin: sideAdmin2 as string },
       { name: "nginx x1", entry: nginx1Listen, proxies: [nginx1] },
       { name: "nginx x2", entry: nginx2aListen, proxies: [nginx2a, nginx2b] },
+      ...mesh.topologies,
     ];
     const rows: Row[] = [];
     for (const topology of topologies) {
@@ -350,6 +503,16 @@ async function main() {
       "CPU per request is per proxy process over the throughput run. RSS is the largest proxy's, after the 1000 req/s run and after the throughput run.",
       "gRPC errors: non-OK statuses the entry sidecar answered (its metrics; CANCELLED excluded, h2load cancels its last calls). h2load sees only HTTP statuses.",
       "",
+      "The plaintext sidecar rows have no `consul` section, so mesh TLS is off (each one's admin `/certs` answered `tls: off` before the run).",
+      "**mTLS rows.** `sidecar x2 mTLS`: h2load -> the caller's sidecar (identity `bench-client`, outbound) -> mutual TLS 1.3 -> the app's sidecar " +
+        "(identity `echo`, inbound) -> app. Both take their leaves and roots from a consul-dev started by this script (its Connect CA), " +
+        "the caller discovers echo through it, and every call is authorized by intentions (`*` -> `*` deny, `bench-client` -> `echo` allow). " +
+        "`nginx x2 TLS`: nginx 1 (plaintext HTTP/2 in) -> `grpc_pass grpcs://` with a client certificate, `grpc_ssl_verify on`, TLSv1.3 -> " +
+        `nginx 2 (\`listen ssl http2\`, \`ssl_verify_client on\`, TLSv1.3) -> \`grpc_pass grpc://\` to the app. nginx's certificates are leaves of the same CA ` +
+        `(\`nginx-client\` and \`echo\`); nginx 1 verifies nginx 2's chain and its name (\`grpc_ssl_name ${mesh.serverName}\`, the DNS SAN of echo's leaf). ` +
+        "nginx 2 checks only that the client chains to the CA: it does no per-caller authorization, the sidecar checks intentions on every call. " +
+        "Both keep their TLS connections open (keepalive), so the figures are the steady cost of encryption and authorization, not of handshakes.",
+      "",
       table(rows),
       "",
     ].join("\n");
@@ -357,6 +520,7 @@ async function main() {
   } finally {
     for (const proc of procs) proc.child.kill("SIGTERM");
     await Promise.all(procs.map((proc) => (proc.child.exitCode === null ? once(proc.child, "exit") : undefined)));
+    for (const stop of stops) await stop();
     await rm(work, { recursive: true, force: true });
   }
 }
