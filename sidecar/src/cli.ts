@@ -50,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
     const upstreams = Object.keys(config.upstreams);
     process.stdout.write(
       `config ok: ${upstreams.length} upstream(s)${upstreams.length ? ` (${upstreams.join(", ")})` : ""}, ` +
-        `${catalog.services.size} protobuf service(s) described\n`,
+        `${catalog.services.size} protobuf service(s) described, ` +
+        `mesh TLS ${config.tls.enabled ? `on (identity ${config.service}, intentions from Consul)` : "off"}\n`,
     );
     return 0;
   }

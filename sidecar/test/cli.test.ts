@@ -55,7 +55,7 @@ describe("the mesh-sidecar command", () => {
     );
     expect(await run(["--config", good, "--check"])).toMatchObject({
       code: 0,
-      stdout: "config ok: 1 upstream(s) (echo), 1 protobuf service(s) described\n",
+      stdout: "config ok: 1 upstream(s) (echo), 1 protobuf service(s) described, mesh TLS off\n",
     });
   });
 
