@@ -1,5 +1,7 @@
 // Hostile input against a sidecar's public (inbound) port and the gateway's HTTP edge, while well-behaved calls keep
 // going: counts what was tried, and checks that both processes stay up, keep answering, and keep memory bounded.
+// Then callers that are not trusted mesh services against a sidecar's mutual-TLS inbound port (hostile-tls.ts),
+// while a caller's sidecar with a valid identity keeps calling through it.
 //
 //   npm run bench:hostile             full run (about a minute), writes bench/results/hostile-input.md
 //   npm run bench:hostile -- --quick  a short run
@@ -18,6 +20,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { freePort } from "@mesh/embedded";
 import { startEchoServer, steadyLoad } from "@mesh/kit/testing";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { HANDSHAKE_TIMEOUT_MS, runTlsCases, stalledClosedInTime, tlsPassed, tlsReport } from "./hostile-tls.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
 import { publishReport } from "./publish-report.ts";
 
@@ -185,6 +188,8 @@ async function main() {
     await sleep(500);
     session.destroy();
     for (const socket of idle) socket.destroy();
+    console.error("mutual TLS cases...");
+    const tls = await runTlsCases({ work, app: app.address, rounds: quick ? 10 : 100, stalled: quick ? 200 : 1000 });
     const { calls, failures, errors } = await load.stop();
     clearInterval(sampler);
     await sleep(500);
@@ -218,12 +223,19 @@ async function main() {
       `| resident memory before / peak / after (MiB) | ${rssBefore.sidecar.toFixed(0)} / ${peak.sidecar.toFixed(0)} / ${after.sidecar.toFixed(0)} | ${rssBefore.gateway.toFixed(0)} / ${peak.gateway.toFixed(0)} / ${after.gateway.toFixed(0)} |`,
       `| answers afterwards | ${stillServes ? "yes" : "NO"} | HTTP ${gatewayAnswers} |`,
       "",
-      `Well-behaved calls through the sidecar meanwhile: ${calls} succeeded, ${failures} failed${errors.length ? ` (${errors.join("; ")})` : ""}.`,
+      `Well-behaved calls through the sidecar meanwhile: ${calls} succeeded, ${failures} failed${errors.length ? ` (${errors.join("; ")})` : ""}` +
+        " (they ran through both halves of the run).",
+      "",
+      ...tlsReport(tls, quick),
+      "",
+      `**Totals: ${calls + tls.load.calls} well-behaved calls, ${failures + tls.load.failures} failed** ` +
+        `(${calls} plaintext straight to the first sidecar, ${tls.load.calls} over mutual TLS through a caller's sidecar); ` +
+        `${stalledClosedInTime(tls) ? "every" : "NOT every"} handshake that never finished was closed by the sidecar within handshakeTimeoutMs (${HANDSHAKE_TIMEOUT_MS} ms) plus 1 s.`,
       "",
     ];
     const text = lines.join("\n");
     await publishReport("hostile-input", text, !quick);
-    if (!alive.sidecar || !alive.gateway || !stillServes || failures > 0) process.exitCode = 1;
+    if (!alive.sidecar || !alive.gateway || !stillServes || failures > 0 || !tlsPassed(tls)) process.exitCode = 1;
   } finally {
     for (const child of children) {
       if (child.exitCode === null) {
