@@ -102,3 +102,47 @@ describe("the store", () => {
     expect(describeIntention(l7)).toBe(`* => db (ID: ${l7.id}, Precedence: 8, Permissions: 1)`);
   });
 });
+
+describe("service-intentions entries", () => {
+  it("hold a destination's sources, highest precedence first, shared with the per-pair view", () => {
+    const intentions = store();
+    intentions.upsert("web", "db", { action: "allow", meta: { team: "a" } });
+    expect(
+      intentions.writeEntry(
+        "db",
+        [
+          { name: "*", action: "deny" },
+          { name: "api", action: "allow" },
+        ],
+        { k: "v" },
+      ),
+    ).toBe(true);
+    const entry = intentions.entry("db");
+    // Replaced whole: web is gone, and the written sources carry no legacy ID.
+    expect(entry?.sources.map((each) => [each.name, each.precedence, each.legacy])).toEqual([
+      ["api", 9, undefined],
+      ["*", 8, undefined],
+    ]);
+    expect(intentions.get("web", "db")).toBeUndefined();
+    expect(intentions.get("api", "db")).toMatchObject({ id: "", meta: { k: "v" }, modifyIndex: entry?.modifyIndex });
+    expect(describeIntention(intentions.get("api", "db") as Intention)).toBe(
+      "api => db (Precedence: 9, Action: ALLOW)",
+    );
+  });
+
+  it("write and delete with check-and-set, and drop an entry whose last source goes", () => {
+    const intentions = store();
+    expect(intentions.writeEntry("db", [{ name: "web", action: "allow" }], {}, 5)).toBe(false);
+    expect(intentions.writeEntry("db", [{ name: "web", action: "allow" }], {}, 0)).toBe(true);
+    const index = intentions.entry("db")?.modifyIndex as number;
+    expect(intentions.writeEntry("db", [{ name: "web", action: "deny" }], {}, 0)).toBe(false);
+    expect(intentions.writeEntry("db", [{ name: "web", action: "deny" }], {}, index)).toBe(true);
+    expect(intentions.deleteEntry("db", index)).toBe(false);
+    intentions.upsert("api", "db", { action: "allow" });
+    expect(intentions.entry("db")?.sources.map((each) => each.name)).toEqual(["web", "api"]);
+    intentions.remove("web", "db");
+    intentions.remove("api", "db");
+    expect(intentions.entry("db")).toBeUndefined();
+    expect(intentions.entries()).toEqual([]);
+  });
+});

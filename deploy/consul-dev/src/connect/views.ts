@@ -62,10 +62,13 @@ export function configView(ca: ConnectCA) {
   };
 }
 
-/** An intention as Consul's API shows it: Action is "" for an L7 intention, Permissions is left out for an L4 one. */
+/**
+ * An intention as Consul's API shows it: Action is "" for an L7 intention, Permissions is left out for an L4 one; one
+ * written as a config entry has no ID and no times (Consul leaves them out).
+ */
 export function intentionView(intention: Intention) {
   return {
-    ID: intention.id,
+    ...(intention.id ? { ID: intention.id } : {}),
     Description: intention.description,
     SourceNS: "default",
     SourceName: intention.source,
@@ -76,8 +79,8 @@ export function intentionView(intention: Intention) {
     ...(intention.permissions.length ? { Permissions: intention.permissions } : {}),
     Precedence: intention.precedence,
     Meta: intention.meta,
-    CreatedAt: goTime(intention.createdAt),
-    UpdatedAt: goTime(intention.updatedAt),
+    ...(intention.createdAt ? { CreatedAt: goTime(intention.createdAt) } : {}),
+    ...(intention.updatedAt ? { UpdatedAt: goTime(intention.updatedAt) } : {}),
     CreateIndex: intention.createIndex,
     ModifyIndex: intention.modifyIndex,
   };

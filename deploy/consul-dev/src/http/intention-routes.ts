@@ -70,7 +70,8 @@ export function intentionRoutes({ state, intentions, blocking }: IntentionContex
   };
 
   const byId = (request: ConsulRequest) => {
-    const intention = intentions.list().find((each) => each.id === request.rest);
+    // Only legacy-written intentions have an ID; those written as config entries are found by name only.
+    const intention = request.rest ? intentions.list().find((each) => each.id === request.rest) : undefined;
     if (!intention) throw new RequestError(404, "Intention not found");
     return intention;
   };
