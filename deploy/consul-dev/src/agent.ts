@@ -3,7 +3,9 @@ import { hostname } from "node:os";
 import { CheckRunner } from "./checks/check-runner.ts";
 import { ConnectCA } from "./connect/ca.ts";
 import { IntentionStore } from "./connect/intentions.ts";
+import { ServiceDefaultsStore } from "./connect/service-defaults.ts";
 import { agentRoutes } from "./http/agent-routes.ts";
+import { configRoutes } from "./http/config-routes.ts";
 import { connectCaRoutes } from "./http/connect-ca-routes.ts";
 import { healthRoutes } from "./http/health-routes.ts";
 import { intentionRoutes } from "./http/intention-routes.ts";
@@ -49,7 +51,9 @@ export interface RunningConsulDev {
   readonly state: AgentState;
   /** The Connect CA: roots, configuration and each service's leaf. */
   readonly ca: ConnectCA;
+  /** Intentions, by destination: the legacy intention endpoints and service-intentions config entries share it. */
   readonly intentions: IntentionStore;
+  readonly serviceDefaults: ServiceDefaultsStore;
   stop(): Promise<void>;
 }
 
@@ -71,6 +75,7 @@ export async function startConsulDev(options: ConsulDevOptions = {}): Promise<Ru
     renewalWindow: options.leafRenewalWindow,
   });
   const intentions = new IntentionStore(() => state.advance());
+  const serviceDefaults = new ServiceDefaultsStore(() => state.advance());
   const runner = new CheckRunner(state, { reapIntervalMs: options.reapIntervalMs ?? 30_000 });
   const blocking = { maxWaitMs: options.maxWaitMs };
   const server = createConsulServer([
@@ -79,6 +84,7 @@ export async function startConsulDev(options: ConsulDevOptions = {}): Promise<Ru
     ...kvRoutes(state, blocking),
     ...connectCaRoutes({ state, ca, blocking, minLeafCertTtlMs }),
     ...intentionRoutes({ state, intentions, blocking }),
+    ...configRoutes({ state, intentions, serviceDefaults, blocking }),
     ...statusRoutes(state, ca, blocking),
   ]);
   await new Promise<void>((resolve, reject) => {
@@ -100,6 +106,7 @@ export async function startConsulDev(options: ConsulDevOptions = {}): Promise<Ru
     state,
     ca,
     intentions,
+    serviceDefaults,
     stop: () =>
       new Promise((resolve) => {
         runner.stop();

@@ -129,7 +129,8 @@ function httpMatch(raw: unknown, where: string): HttpMatch {
 /**
  * An intention's body: either an L4 `Action` or L7 `Permissions`, never both. `where` prefixes field names in errors
  * ("" for the legacy endpoints, "Sources[0]." for a config entry). L7 permissions need the destination's protocol to
- * be http, http2 or grpc in Consul (a service-defaults entry); consul-dev has no service-defaults and accepts them.
+ * be http, http2 or grpc in Consul (a service-defaults entry); consul-dev stores service-defaults entries but does not
+ * require one here, on either write path, so L7 intentions work without one.
  */
 export function intentionInput(body: unknown, where = ""): IntentionInput {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
@@ -160,6 +161,12 @@ export function intentionInput(body: unknown, where = ""): IntentionInput {
     }
     input.description = description;
   }
+  input.meta = metaField(body, where);
+  return input;
+}
+
+/** A Meta map, within Consul's limits on pairs and lengths. */
+export function metaField(body: unknown, where = ""): Record<string, string> {
   let meta: Record<string, string>;
   try {
     meta = stringMap(body, "Meta");
@@ -177,6 +184,5 @@ export function intentionInput(body: unknown, where = ""): IntentionInput {
       throw new IntentionInputError(`${where}Meta value for key "${metaKey}" exceeds maximum length ${META_VALUE_MAX}`);
     }
   }
-  input.meta = meta;
-  return input;
+  return meta;
 }

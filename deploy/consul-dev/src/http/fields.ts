@@ -11,6 +11,12 @@ export function field(object: unknown, name: string): unknown {
   return undefined;
 }
 
+/** The keys of a decoded JSON object that name none of `names` (matched as `field` matches them). */
+export function unknownFields(object: object, names: readonly string[]): string[] {
+  const known = new Set(names.map(normalized));
+  return Object.keys(object).filter((key) => !known.has(normalized(key)));
+}
+
 export function stringField(object: unknown, name: string): string | undefined {
   const value = field(object, name);
   if (value === undefined || value === null) return undefined;
