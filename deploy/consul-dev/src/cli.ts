@@ -6,8 +6,11 @@ const USAGE = `usage: consul-dev [--bind 127.0.0.1] [--port 8500] [--node <name>
                   [--cluster-id <uuid>] [--trust-domain <domain>] [--leaf-cert-ttl 72h]
 
 A Consul-compatible development agent: the HTTP API subset the mesh uses (agent, health, catalog, KV, status,
-Connect CA and intentions), blocking queries, and the checks it runs itself. The CA lives in memory: a new cluster id
-(trust domain <cluster-id>.consul) and root at each start unless --cluster-id or --trust-domain fix them.
+Connect CA and intentions), blocking queries, and the checks it runs itself. Intentions are written either per pair
+(/v1/connect/intentions/exact) or as service-intentions config entries (PUT /v1/config, as \`consul config write\` does;
+GET/DELETE /v1/config/service-intentions/<destination>), one store both ways; service-defaults entries (Name,
+Protocol) are stored too. The CA lives in memory: a new cluster id (trust domain <cluster-id>.consul) and root at
+each start unless --cluster-id or --trust-domain fix them.
 --leaf-cert-ttl is a Go duration; under 1h it also lowers the minimum the CA configuration accepts.
 Status page at /ui. Stop with Ctrl-C.`;
 
