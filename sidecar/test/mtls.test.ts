@@ -208,16 +208,18 @@ describe("callers that are not trusted mesh services", () => {
     const garbage = netConnect(port, "127.0.0.1", () =>
       garbage.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])),
     );
+    const silent = netConnect(port, "127.0.0.1");
     const stalled = netConnect(port, "127.0.0.1", () => stalled.write(Buffer.from([0x16, 0x03, 0x01])));
     // idle: a TLS client without a certificate that never sends a request, told nothing more and dropped as soon.
-    for (const socket of [garbage, stalled, idle]) socket.on("error", () => {}).resume();
+    for (const socket of [garbage, stalled, idle, silent]) socket.on("error", () => {}).resume();
     const started = Date.now();
-    await Promise.all([once(garbage, "close"), once(stalled, "close"), once(idle, "close")]);
+    await Promise.all([once(garbage, "close"), once(stalled, "close"), once(idle, "close"), once(silent, "close")]);
     // handshakeTimeoutMs is 500 in this mesh; Node's default would hold the stalled one for 120 s.
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await echoClient(web.outbound).echo({ message: "still" })).toMatchObject({ message: "still" });
     const metrics = await (await fetch(`${echo.admin}/metrics`)).text();
     expect(metrics).toMatch(/mesh_tls_connections_refused_total\{reason="handshake_failed"\} [1-9]/);
+    expect(metrics).toMatch(/mesh_tls_connections_refused_total\{reason="silent"\} [1-9]/);
   });
 });
 

@@ -111,7 +111,10 @@ export function createH2Server(options: H2ServerOptions): H2Server {
 
   const net = createNetServer((socket: Socket) => {
     socket.on("error", () => {});
-    socket.setTimeout(secure?.handshakeTimeoutMs ?? options.idleTimeoutMs, () => socket.destroy());
+    socket.setTimeout(secure?.handshakeTimeoutMs ?? options.idleTimeoutMs, () => {
+      secure?.onRefused("silent", "sent nothing within the handshake timeout");
+      socket.destroy();
+    });
     socket.once("data", (first: Buffer) => {
       socket.setTimeout(0);
       // The protocol layer takes bytes already buffered on the socket: keep them there.

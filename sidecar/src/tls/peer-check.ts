@@ -4,6 +4,7 @@ import { type ServiceIdentity, serviceIdentityOf } from "./spiffe.ts";
 /** Why a connection is refused, as a metric label. */
 export type RefusalKind =
   | "plaintext"
+  | "silent"
   | "handshake_failed"
   | "not_h2"
   | "no_certificate"
