@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { type RunningConsulDev, startConsulDev } from "@mesh/consul-dev";
 import { freePort, type RunningNatsServer, type RunningPostgres, startNatsServer, startPostgres } from "@mesh/embedded";
+import { paymentCardKey } from "./card-key.ts";
 import { type ManagedProcess, startProcess } from "./child-process.ts";
 import { applyIntentions, meshIntentions } from "./intentions.ts";
 import { type ServicePlan, SHOP, servesOf } from "./topology.ts";
@@ -136,6 +137,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
   };
   try {
     const image = await buildDescriptors(options.dataDir);
+    const cardKey = await paymentCardKey(options.dataDir);
     consul = options.consulAddress ? undefined : await startConsulDev({ port: 0, nodeName: "local-mesh" });
     const consulUrl = options.consulAddress
       ? options.consulAddress.replace(/^(?!https?:\/\/)/, "http://")
@@ -162,6 +164,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       GRPC_PORT: app.split(":")[1],
       ...(plan.database ? { DATABASE_URL: pg.url(plan.database) } : {}),
       ...(outbound ? { SIDECAR_OUTBOUND: outbound } : {}),
+      ...(plan.service === "payment" ? { PAYMENT_CARD_KEY: cardKey } : {}),
       ...(plan.service === "order" && options.sagaTimeoutMs ? { SAGA_TIMEOUT_MS: String(options.sagaTimeoutMs) } : {}),
       ...(http ? { GATEWAY_HTTP_PORT: http } : {}),
       ...(plan.service === "provider" && options.providerFailureRate
