@@ -23,6 +23,7 @@ import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { HANDSHAKE_TIMEOUT_MS, runTlsCases, stalledClosedInTime, tlsPassed, tlsReport } from "./hostile-tls.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
 import { publishReport } from "./publish-report.ts";
+import { seededBytes } from "./seeded-bytes.ts";
 
 const quick = process.argv.includes("--quick");
 const ROUNDS = quick ? 200 : 2000;
@@ -39,16 +40,6 @@ function rawSend(port: number, bytes: Buffer): Promise<void> {
     socket.on("close", () => done());
     socket.setTimeout(2000, () => socket.destroy());
   });
-}
-
-function randomBytes(length: number, seed: number): Buffer {
-  const bytes = Buffer.alloc(length);
-  let x = seed * 2654435761;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
 }
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -139,10 +130,10 @@ async function main() {
       count("idle connections held open");
     }
     for (let round = 0; round < ROUNDS; round++) {
-      const garbage = randomBytes(16 + (round % 512), round + 1);
+      const garbage = seededBytes(16 + (round % 512), round + 1);
       await rawSend(inbound, garbage);
       count("random bytes");
-      const mutated = Buffer.concat([PREFACE, randomBytes(9 + (round % 200), round + 7)]);
+      const mutated = Buffer.concat([PREFACE, seededBytes(9 + (round % 200), round + 7)]);
       await rawSend(inbound, mutated);
       count("mutated HTTP/2 frames after a valid preface");
       await rawSend(inbound, Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\n${"X-Flood: y\r\n".repeat(round % 50)}\r\n`));

@@ -16,6 +16,7 @@ import { steadyLoad } from "@mesh/kit/testing";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { agentLeaf, eventually, putIntention, startMeshConsul } from "../sidecar/test/mesh-tls.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
+import { seededBytes } from "./seeded-bytes.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const ECHO_SERVICE = "mesh.echo.v1.EchoService";
@@ -164,16 +165,6 @@ function describeRawAnswer({ received, closedByServer }: { received: Buffer; clo
   const status = text.split("\r\n")[0];
   const body = text.split("\r\n\r\n")[1]?.trim();
   return `${status}${body ? ` "${body}"` : ""}, ${ending}`;
-}
-
-function randomTail(length: number, seed: number): Buffer {
-  const bytes = Buffer.alloc(length);
-  let x = seed * 2654435761;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
 }
 
 /**
@@ -354,7 +345,7 @@ export async function runTlsCases(options: {
           describeRawAnswer(
             await rawExchange(
               inbound,
-              Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40]), randomTail(64, round + 1)]),
+              Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40]), seededBytes(64, round + 1)]),
             ),
           ),
       },

@@ -13,7 +13,6 @@ import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
@@ -329,26 +328,13 @@ async function checkPlaintext(admins: string[]) {
   }
 }
 
-/** Retries a check until it passes (Consul's check and discovery take a moment after a sidecar starts). */
-async function eventually(check: () => Promise<unknown>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(200);
-    }
-  }
-}
-
 /**
  * consul-dev with its Connect CA (in this process, on the load generator's CPU), intentions, the two sidecars with
  * mesh TLS and the two nginx with TLS between them, each pair in front of the same app.
  */
 async function startTlsPaths(work: string, appAddress: string) {
   const { startConsulDev } = await import("@mesh/consul-dev");
-  const { agentLeaf, consulJson, putIntention } = await import("../sidecar/test/mesh-tls.ts");
+  const { agentLeaf, consulJson, eventually, putIntention } = await import("../sidecar/test/mesh-tls.ts");
   const consul = await startConsulDev({ port: 0 });
   stops.push(() => consul.stop());
   await putIntention(consul, "*", "*", { Action: "deny" });
