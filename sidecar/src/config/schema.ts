@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isStatusName, type StatusName } from "../proxy/grpc-status.ts";
+import { isStatusName, type StatusName } from "../grpc/status.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
 

@@ -1,7 +1,7 @@
 import type { MeshMetrics } from "../admin/metrics.ts";
 import type { UpstreamPolicy } from "../config/policy.ts";
-import { statusName } from "../proxy/grpc-status.ts";
-import type { AttemptOutcome } from "../resilience/attempt-outcome.ts";
+import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
+import { statusName } from "../grpc/status.ts";
 import { Bulkhead } from "../resilience/bulkhead.ts";
 import { CircuitBreaker } from "../resilience/circuit-breaker.ts";
 import { newOutlierState, OutlierDetector, type OutlierState } from "../resilience/outlier-detection.ts";

@@ -5,9 +5,9 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from "node:http2";
-import type { AttemptOutcome } from "../resilience/attempt-outcome.ts";
+import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
+import { decodeGrpcMessage, Status } from "../grpc/status.ts";
 import type { DownstreamCall } from "./downstream-call.ts";
-import { decodeGrpcMessage, Status } from "./grpc-status.ts";
 import { endToEndHeaders, headerValue } from "./headers.ts";
 
 export interface AttemptRequest {

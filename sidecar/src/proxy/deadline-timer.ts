@@ -1,6 +1,6 @@
-import type { Deadline } from "../resilience/deadline.ts";
+import type { Deadline } from "../grpc/deadline.ts";
+import { Status } from "../grpc/status.ts";
 import type { DownstreamCall } from "./downstream-call.ts";
-import { Status } from "./grpc-status.ts";
 
 /**
  * Ends the call with DEADLINE_EXCEEDED when its deadline passes and abandons it, so the current attempt resets its

@@ -1,6 +1,6 @@
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
-import { GrpcFrameMeter } from "./grpc-frames.ts";
-import { encodeGrpcMessage } from "./grpc-status.ts";
+import { GrpcFrameMeter } from "../grpc/message-framing.ts";
+import { encodeGrpcMessage } from "../grpc/status.ts";
 
 /** Where request bytes go: the current attempt's upstream stream. */
 export interface RequestSink {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { encodeGrpcMessage, Status } from "./grpc-status.ts";
-import { parseGrpcTimeout } from "./grpc-timeout.ts";
+import { encodeGrpcMessage, Status } from "../grpc/status.ts";
+import { parseGrpcTimeout } from "../grpc/timeout.ts";
 import { headerValue } from "./headers.ts";
 
 /** A well-formed gRPC request's routing facts. */

@@ -7,10 +7,10 @@ import {
 } from "node:http2";
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import { Status } from "../grpc/status.ts";
 import type { MeshTls } from "../tls/mesh-tls.ts";
 import type { Peer, RefusalKind } from "../tls/peer-check.ts";
 import { rejectRequest } from "./grpc-request.ts";
-import { Status } from "./grpc-status.ts";
 
 // Every HTTP/2 connection opens with this preface (RFC 9113, 3.4); every TLS connection with a handshake record.
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");

@@ -8,8 +8,8 @@ import {
   SamplingBreaker,
 } from "cockatiel";
 import type { CircuitBreakerPolicy } from "../config/schema.ts";
-import { statusName } from "../proxy/grpc-status.ts";
-import type { AttemptOutcome } from "./attempt-outcome.ts";
+import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
+import { statusName } from "../grpc/status.ts";
 
 export type BreakerState = "closed" | "open" | "half_open";
 

@@ -1,5 +1,5 @@
 import type { FaultPolicy } from "../config/schema.ts";
-import { Status } from "../proxy/grpc-status.ts";
+import { Status } from "../grpc/status.ts";
 
 export interface InjectedFault {
   delayMs: number;

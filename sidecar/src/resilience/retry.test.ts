@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { AttemptOutcome } from "./attempt-outcome.ts";
+import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
 import { backoffSchedule, retryReason } from "./retry.ts";
 
 const policy = { maxAttempts: 3, retryOn: ["UNAVAILABLE" as const], initialBackoffMs: 10, maxBackoffMs: 40 };

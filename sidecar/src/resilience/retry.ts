@@ -1,8 +1,8 @@
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from "cockatiel";
 import type { RetryPolicy } from "../config/schema.ts";
 import type { Idempotency } from "../descriptors/method-catalog.ts";
-import { statusName } from "../proxy/grpc-status.ts";
-import type { AttemptOutcome } from "./attempt-outcome.ts";
+import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
+import { statusName } from "../grpc/status.ts";
 
 export type RetryReason = "status" | "never_processed";
 

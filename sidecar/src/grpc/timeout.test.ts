@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatGrpcTimeout, parseGrpcTimeout } from "./grpc-timeout.ts";
+import { formatGrpcTimeout, parseGrpcTimeout } from "./timeout.ts";
 
 describe("grpc-timeout", () => {
   it("parses every unit and rejects malformed values", () => {

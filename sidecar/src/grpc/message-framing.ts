@@ -1,4 +1,4 @@
-import { Status } from "./grpc-status.ts";
+import { Status } from "./status.ts";
 
 export interface FrameViolation {
   code: number;

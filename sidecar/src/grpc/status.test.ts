@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeGrpcMessage, encodeGrpcMessage, statusName } from "./grpc-status.ts";
+import { decodeGrpcMessage, encodeGrpcMessage, statusName } from "./status.ts";
 
 describe("grpc-message encoding", () => {
   it("keeps printable ASCII, and percent-encodes %, controls and non-ASCII as UTF-8", () => {

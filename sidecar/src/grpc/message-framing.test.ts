@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GrpcFrameMeter } from "./grpc-frames.ts";
+import { GrpcFrameMeter } from "./message-framing.ts";
 
 function frame(length: number, flags = 0) {
   const bytes = Buffer.alloc(5 + length);
