@@ -63,3 +63,22 @@ export const STATIC_TABLE: readonly (readonly [name: string, value: string])[] =
   ["via", ""],
   ["www-authenticate", ""],
 ];
+
+/** Static index (1-based) of the first entry with each name. */
+export const STATIC_NAME_INDEX: ReadonlyMap<string, number> = new Map(
+  STATIC_TABLE.map(([name], i) => [name, i + 1] as const).reverse(),
+);
+
+/** Static index (1-based) of each name and value pair, keyed by name then value. */
+export const STATIC_FIELD_INDEX: ReadonlyMap<string, ReadonlyMap<string, number>> = (() => {
+  const byName = new Map<string, Map<string, number>>();
+  STATIC_TABLE.forEach(([name, value], i) => {
+    let values = byName.get(name);
+    if (values === undefined) {
+      values = new Map();
+      byName.set(name, values);
+    }
+    if (!values.has(value)) values.set(value, i + 1);
+  });
+  return byName;
+})();
