@@ -13,6 +13,8 @@ const SYSTEM_PACKAGES = [
   { name: "nats-server", present: () => onPath("nats-server") },
   { name: "python3-grpcio", present: () => pythonImports("grpc") },
   { name: "python3-grpc-tools", present: () => pythonImports("grpc_tools") },
+  { name: "python3-hyperframe", present: () => pythonImports("hyperframe") },
+  { name: "python3-hpack", present: () => pythonImports("hpack") },
 ];
 
 /** What the benchmarks need on top (`--bench`): the peer proxy and the HTTP/2 load generator. */
