@@ -297,9 +297,11 @@ const f = (value: number | undefined, digits = 2) =>
 
 function table(rows: Row[]): string {
   const direct = rows.find((row) => row.name === "direct") as Row;
-  // Each sidecar row is compared with the nginx row of the same shape: "sidecar x2 mTLS" with "nginx x2 TLS".
-  const peer = (row: Row) =>
-    rows.find((other) => other.name === row.name.replace("sidecar", "nginx").replace("mTLS", "TLS"));
+  // Each sidecar row is compared with the nginx row of the same shape ("sidecar x2 mTLS" with "nginx x2 TLS"), the
+  // one-hop floor with one nginx.
+  const peerName = (name: string) =>
+    name.startsWith("bare relay") ? "nginx x1" : name.replace("sidecar", "nginx").replace("mTLS", "TLS");
+  const peer = (row: Row) => rows.find((other) => other.name === peerName(row.name));
   const lines = [
     "| path | req/s (c=128) | p50 ms | p99 ms | p50 ms @1000 rps | p99 ms @1000 rps | added p50 / p99 ms @1000 rps | proxy CPU µs/req (each) | vs nginx CPU | proxy RSS MiB @1000 rps / after c=128 | HTTP failures | gRPC errors |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -453,6 +455,18 @@ async function main() {
       sidecarOutbound(sideOut2 as string, sideAdmin2 as string, sideIn2 as string),
       sideOut2 as string,
     );
+    // The floor: frames parsed and header blocks decoded by the sidecar's own HTTP/2 layer, bytes passed on as they
+    // are (bench/bare-relay.ts). It runs through tsx, so its memory includes the TypeScript loader.
+    const relayListen = await addr();
+    const relay = pinned("bare-relay", process.execPath, [
+      "--import",
+      "tsx",
+      join(ROOT, "bench/bare-relay.ts"),
+      relayListen,
+      appAddress,
+    ]);
+    procs.push(relay);
+    await waitForPort(relayListen);
     const [nginx1Listen, nginx2aListen, nginx2bListen] = await Promise.all([addr(), addr(), addr()]);
     const nginx1 = await startNginx(work, "nginx-one", nginx1Listen, appAddress);
     const nginx2b = await startNginx(work, "nginx-two-b", nginx2bListen, appAddress);
@@ -465,6 +479,7 @@ async function main() {
 
     const topologies: Topology[] = [
       { name: "direct", entry: appAddress, proxies: [] },
+      { name: "bare relay (floor)", entry: relayListen, proxies: [relay] },
       { name: "sidecar x1", entry: sideOut1 as string, proxies: [one], admin: sideAdmin1 as string },
       { name: "sidecar x2", entry: sideOut2 as string, proxies: [outbound, inbound], admin: sideAdmin2 as string },
       { name: "nginx x1", entry: nginx1Listen, proxies: [nginx1] },
