@@ -124,7 +124,10 @@ describe("leaf certificates", () => {
     const uri = `spiffe://${TRUST_DOMAIN}/ns/default/dc/dc1/svc/web`;
     expect(leaf).toMatchObject({ Service: "web", ServiceURI: uri });
     expect(leaf.SerialNumber).toMatch(/^([0-9a-f]{2}:)+[0-9a-f]{2}$/);
-    expect(leaf.PrivateKeyPEM).toContain("BEGIN EC PRIVATE KEY");
+    // An EC P-256 key in SEC1 form, as Consul hands leaf keys out: re-exported as SEC1 it is the same text.
+    const key = createPrivateKey(leaf.PrivateKeyPEM);
+    expect(key.asymmetricKeyDetails).toMatchObject({ namedCurve: "prime256v1" });
+    expect(key.export({ format: "pem", type: "sec1" })).toBe(leaf.PrivateKeyPEM);
     const [cert, ...rest] = certificates(leaf.CertPEM) as [X509Certificate];
     expect(rest).toEqual([]);
     expect(cert.subjectAltName).toBe(`URI:${uri}, DNS:web.svc.default.${TRUST_DOMAIN.slice(0, 8)}.consul`);
