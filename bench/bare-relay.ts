@@ -5,19 +5,15 @@
 //
 //   node --import tsx bench/bare-relay.ts <listen host:port> <upstream host:port>
 import { connect, createServer, type Socket } from "node:net";
+import { splitAddress } from "../sidecar/src/config/address.ts";
 import { CONNECTION_PREFACE, FrameDecoder, type FrameHandler } from "../sidecar/src/h2/frame/index.ts";
 import { Decoder, HeaderList } from "../sidecar/src/h2/hpack/index.ts";
 
 const [listen, upstream] = process.argv.slice(2) as [string, string];
-const [listenHost, listenPort] = splitAddress(listen);
-const [upstreamHost, upstreamPort] = splitAddress(upstream);
+const { host: listenHost, port: listenPort } = splitAddress(listen);
+const { host: upstreamHost, port: upstreamPort } = splitAddress(upstream);
 let calls = 0;
 let failed = 0;
-
-function splitAddress(address: string): [string, number] {
-  const colon = address.lastIndexOf(":");
-  return [address.slice(0, colon), Number(address.slice(colon + 1))];
-}
 
 /** Watches one direction of a connection: frames parsed, header blocks decoded, nothing changed. */
 function observer(direction: "request" | "response", onError: () => void): FrameDecoder {

@@ -2,12 +2,11 @@
 import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { splitAddress } from "../sidecar/src/config/address.ts";
 
 /** Resolves once something accepts connections at `host:port` (10 s at most). */
 export async function waitForPort(address: string): Promise<void> {
-  const separator = address.lastIndexOf(":");
-  const host = address.slice(0, separator);
-  const port = Number(address.slice(separator + 1));
+  const { host, port } = splitAddress(address);
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((done) => {
       const socket = connect(port, host, () => {

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { createAdminServer, createHealthServer } from "./admin/admin-server.ts";
 import { MeshMetrics } from "./admin/metrics.ts";
 import { IntentionWatch } from "./authorization/intention-watch.ts";
+import { joinAddress, splitAddress } from "./config/address.ts";
 import { resolveUpstreamPolicy } from "./config/policy.ts";
 import type { SidecarConfig } from "./config/schema.ts";
 import type { MethodCatalog } from "./descriptors/method-catalog.ts";
@@ -56,11 +57,6 @@ function closeServer(server: Server): Promise<void> {
 
 function goAway(server: H2Server) {
   for (const session of server.sessions) session.close();
-}
-
-/** The inbound listener's host with a free port: where the health listener goes unless configured. */
-function besideInbound(inboundListen: string): string {
-  return `${inboundListen.slice(0, inboundListen.lastIndexOf(":"))}:0`;
 }
 
 /** Fetches this sidecar's certificate and the roots from Consul, saying so while Consul does not answer. */
@@ -238,7 +234,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     if (identity && inbound) {
       const health = createHealthServer(readiness);
       servers.push(health);
-      ports.health = await listen(health, config.tls.healthListen ?? besideInbound(inbound.listen));
+      ports.health = await listen(health, config.tls.healthListen ?? joinAddress(splitAddress(inbound.listen).host, 0));
     }
   } catch (error) {
     await closeAll();

@@ -22,12 +22,13 @@ export function consulUrl(): string {
   return /^https?:\/\//.test(address) ? address : `http://${address}`;
 }
 
-/** GETs a path of the Consul agent's HTTP API and parses the JSON answer. */
-export async function consulGet<T>(path: string): Promise<T> {
-  const url = `${consulUrl()}${path}`;
+/** A request to the Consul agent's HTTP API (with CONSUL_HTTP_TOKEN); an error names the agent or its answer. */
+export async function consulFetch(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(url, {
+    response = await fetch(`${consulUrl()}${path}`, {
+      method: init.method,
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
       headers: process.env.CONSUL_HTTP_TOKEN ? { "X-Consul-Token": process.env.CONSUL_HTTP_TOKEN } : {},
     });
   } catch (error) {
@@ -35,8 +36,15 @@ export async function consulGet<T>(path: string): Promise<T> {
       `cannot reach Consul at ${consulUrl()} (set CONSUL_HTTP_ADDR): ${(error as Error).cause ?? (error as Error).message}`,
     );
   }
-  if (!response.ok) throw new Error(`Consul answered ${response.status} for ${path}: ${await response.text()}`);
-  return (await response.json()) as T;
+  if (!response.ok) {
+    throw new Error(`Consul answered ${response.status} for ${init.method ?? "GET"} ${path}: ${await response.text()}`);
+  }
+  return response;
+}
+
+/** GETs a path of the Consul agent's HTTP API and parses the JSON answer. */
+export async function consulGet<T>(path: string): Promise<T> {
+  return (await (await consulFetch(path)).json()) as T;
 }
 
 /** Every instance of every service (the `consul` service itself left out), with its aggregated check status. */

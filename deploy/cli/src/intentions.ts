@@ -1,21 +1,11 @@
 import { decide, type Intention } from "@mesh/sidecar";
-import { consulGet, consulUrl } from "./consul.ts";
+import { consulFetch, consulGet } from "./consul.ts";
 import { table } from "./table.ts";
 
 type Action = "allow" | "deny";
 
 interface StoredIntention extends Intention {
   Description?: string;
-}
-
-async function consulWrite(method: "PUT" | "DELETE", path: string, body?: unknown): Promise<void> {
-  const response = await fetch(`${consulUrl()}${path}`, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: process.env.CONSUL_HTTP_TOKEN ? { "X-Consul-Token": process.env.CONSUL_HTTP_TOKEN } : {},
-  });
-  if (!response.ok)
-    throw new Error(`Consul answered ${response.status} for ${method} ${path}: ${await response.text()}`);
 }
 
 const exact = (source: string, destination: string) =>
@@ -64,7 +54,7 @@ export async function listIntentions(): Promise<string> {
  */
 export async function setIntention(action: Action, source: string, destination: string, method?: string) {
   if (!method) {
-    await consulWrite("PUT", exact(source, destination), { Action: action });
+    await consulFetch(exact(source, destination), { method: "PUT", body: { Action: action } });
     return `${source} -> ${destination}: ${action}`;
   }
   if (!/^\/[\w.]+\/\w+$/.test(method))
@@ -74,21 +64,20 @@ export async function setIntention(action: Action, source: string, destination: 
     ? [{ Action: before.Action, HTTP: { PathPrefix: "/" } }]
     : (before?.Permissions ?? []).filter((permission) => permission.HTTP?.PathExact !== method);
   const Permissions = [{ Action: action, HTTP: { PathExact: method } }, ...rest];
-  await consulWrite("PUT", exact(source, destination), { Permissions });
+  await consulFetch(exact(source, destination), { method: "PUT", body: { Permissions } });
   return `${source} -> ${destination}: ${rule({ SourceName: source, DestinationName: destination, Permissions, Precedence: 0 })}`;
 }
 
 export async function deleteIntention(source: string, destination: string): Promise<string> {
-  await consulWrite("DELETE", exact(source, destination));
+  await consulFetch(exact(source, destination), { method: "DELETE" });
   return `${source} -> ${destination}: deleted`;
 }
 
 /** `mesh intentions check <source> <destination> [--method path]`: what the destination's sidecars would decide. */
 export async function checkIntention(source: string, destination: string, method = "/"): Promise<string> {
-  const response = await fetch(
-    `${consulUrl()}/v1/connect/intentions/match?by=destination&name=${encodeURIComponent(destination)}`,
+  const response = await consulFetch(
+    `/v1/connect/intentions/match?by=destination&name=${encodeURIComponent(destination)}`,
   );
-  if (!response.ok) throw new Error(`Consul answered ${response.status}: ${await response.text()}`);
   const matches = (await response.json()) as Record<string, Intention[] | null>;
   const defaultAllow = response.headers.get("X-Consul-Default-Acl-Policy") !== "deny";
   const decision = decide(

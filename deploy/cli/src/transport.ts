@@ -2,6 +2,7 @@ import { connect as netConnect } from "node:net";
 import type { PeerCertificate } from "node:tls";
 import type { Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { serviceIdentityOf, splitAddress } from "@mesh/sidecar";
 import { consulGet } from "./consul.ts";
 
 /** Where a call goes: plaintext to a listener on this host, or mutual TLS to a service's inbound sidecar. */
@@ -18,7 +19,7 @@ export function describeTarget(target: Target): string {
 /** A gRPC transport to the target; for the mesh, with a leaf of `identity` from the Consul agent's Connect CA. */
 export async function grpcTransport(target: Target): Promise<Transport> {
   if (target.kind === "plaintext") {
-    const [host, port] = splitAddress(target.address);
+    const { host, port } = splitAddress(target.address);
     return createGrpcTransport({
       baseUrl: `http://${target.authority ?? target.address}`,
       // The :authority may name a mesh service (a sidecar's outbound listener routes by it); connect to the address.
@@ -31,7 +32,7 @@ export async function grpcTransport(target: Target): Promise<Transport> {
       `/v1/agent/connect/ca/leaf/${encodeURIComponent(target.identity)}`,
     ),
   ]);
-  const expected = `spiffe://${roots.TrustDomain}/ns/default/dc/`;
+  const trustDomain = roots.TrustDomain.toLowerCase();
   return createGrpcTransport({
     baseUrl: `https://${target.address}`,
     nodeOptions: {
@@ -39,17 +40,12 @@ export async function grpcTransport(target: Target): Promise<Transport> {
       cert: leaf.CertPEM,
       key: leaf.PrivateKeyPEM,
       checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
-        const uri = /URI:(spiffe:\/\/[^,\s]+)/.exec(certificate.subjectaltname ?? "")?.[1] ?? "";
-        const matches = uri.toLowerCase().startsWith(expected.toLowerCase()) && uri.endsWith(`/svc/${target.service}`);
-        return matches
-          ? undefined
-          : new Error(`${target.address} presented ${uri || "no SPIFFE ID"}, not ${target.service}`);
+        const identity = serviceIdentityOf(certificate.subjectaltname);
+        if (typeof identity === "string")
+          return new Error(`${target.address} presented a certificate with ${identity}`);
+        const matches = identity.trustDomain === trustDomain && identity.service === target.service;
+        return matches ? undefined : new Error(`${target.address} presented ${identity.uri}, not ${target.service}`);
       },
     },
   });
-}
-
-function splitAddress(address: string): [string, number] {
-  const colon = address.lastIndexOf(":");
-  return [address.slice(0, colon).replace(/^\[|\]$/g, ""), Number(address.slice(colon + 1))];
 }

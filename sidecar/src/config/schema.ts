@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isStatusName, type StatusName } from "../grpc/status.ts";
+import { isLoopback } from "./address.ts";
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
 
@@ -15,11 +16,6 @@ const statusName = z
     error: (issue) => `expected a gRPC status name such as UNAVAILABLE, got ${JSON.stringify(issue.input)}`,
   })
   .transform((name) => name as StatusName);
-
-function isLoopback(address: string): boolean {
-  const host = address.slice(0, address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
-}
 
 /**
  * A policy group with its defaults. `full` fills every field (for `defaults`); `partial` has no defaults at all, so

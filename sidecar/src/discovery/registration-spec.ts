@@ -1,17 +1,18 @@
 import { hostname, networkInterfaces } from "node:os";
+import { splitAddress } from "../config/address.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import type { ServiceRegistration } from "./consul-registration.ts";
 
 type ConsulConfig = NonNullable<SidecarConfig["consul"]>;
 type InboundConfig = NonNullable<SidecarConfig["inbound"]>;
 
-const ANY = new Set(["0.0.0.0", "::", "[::]"]);
+const ANY = new Set(["0.0.0.0", "::"]);
 
 /** The address callers reach the inbound listener at (see `consul.advertiseAddress`). */
 export function advertiseAddress(consul: ConsulConfig, inbound: InboundConfig): string {
   if (consul.advertiseAddress) return consul.advertiseAddress;
-  const host = inbound.listen.slice(0, inbound.listen.lastIndexOf(":"));
-  if (!ANY.has(host)) return host.replace(/^\[|\]$/g, "");
+  const { host } = splitAddress(inbound.listen);
+  if (!ANY.has(host)) return host;
   const external = Object.values(networkInterfaces())
     .flat()
     .find((each) => each && each.family === "IPv4" && !each.internal);

@@ -7,6 +7,7 @@ import {
 } from "node:http2";
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import { splitAddress } from "../config/address.ts";
 import { Status } from "../grpc/status.ts";
 import type { MeshTls } from "../tls/mesh-tls.ts";
 import type { Peer, RefusalKind } from "../tls/peer-check.ts";
@@ -139,9 +140,7 @@ export function createH2Server(options: H2ServerOptions): H2Server {
 
 /** Listens on `host:port` (port 0 picks a free one) and resolves with the bound port. */
 export function listen(server: Server, address: string): Promise<number> {
-  const separator = address.lastIndexOf(":");
-  const host = address.slice(0, separator).replace(/^\[|\]$/g, "");
-  const port = Number(address.slice(separator + 1));
+  const { host, port } = splitAddress(address);
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(

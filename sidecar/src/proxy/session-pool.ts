@@ -1,4 +1,5 @@
 import { type ClientHttp2Session, connect } from "node:http2";
+import { splitAddress } from "../config/address.ts";
 import type { MeshTls } from "../tls/mesh-tls.ts";
 
 /**
@@ -26,13 +27,11 @@ export class SessionPool {
     const key = secure ? `${peerService}@${authority}` : authority;
     const existing = this.sessions.get(key);
     if (existing && !existing.closed && !existing.destroyed) return existing;
+    const { host, port } = splitAddress(authority);
     const session = secure
       ? connect(`https://${authority}`, {
           settings: { enablePush: false },
-          createConnection: () => {
-            const url = new URL(`https://${authority}`);
-            return (this.tls as MeshTls).connect(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port), peerService);
-          },
+          createConnection: () => (this.tls as MeshTls).connect(host, port, peerService),
         })
       : connect(`http://${authority}`, { settings: { enablePush: false } });
     this.sessions.set(key, session);
