@@ -7,6 +7,7 @@ import { joinAddress, splitAddress } from "./config/address.ts";
 import { resolveUpstreamPolicy } from "./config/policy.ts";
 import type { SidecarConfig } from "./config/schema.ts";
 import type { MethodCatalog } from "./descriptors/method-catalog.ts";
+import type { ConsulWatchOptions } from "./discovery/blocking-watch.ts";
 import { ConsulClient, consulBaseUrl } from "./discovery/consul-client.ts";
 import { ConsulEndpoints } from "./discovery/consul-endpoints.ts";
 import { ConsulRegistration, type ServiceRegistration } from "./discovery/consul-registration.ts";
@@ -60,13 +61,9 @@ function goAway(server: H2Server) {
 }
 
 /** Fetches this sidecar's certificate and the roots from Consul, saying so while Consul does not answer. */
-async function meshIdentity(consul: ConsulClient, config: SidecarConfig, log: Logger, metrics: MeshMetrics) {
-  const service = config.service as string;
-  const credentials = new ConnectCredentials(consul, service, {
-    waitMs: config.consul?.watchWaitMs ?? 30_000,
-    minIntervalMs: config.consul?.watchMinIntervalMs ?? 250,
-    log,
-  });
+async function meshIdentity(consul: ConsulClient, service: string, watch: ConsulWatchOptions, metrics: MeshMetrics) {
+  const { log } = watch;
+  const credentials = new ConnectCredentials(consul, service, watch);
   credentials.start();
   const waiting = setInterval(
     () => log.warn({ consul: consul.baseUrl, service }, "waiting for a mesh certificate from Consul's Connect CA"),
@@ -118,14 +115,18 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const { config, catalog, log } = options;
   const metrics = new MeshMetrics();
   const consul = config.consul && consulClient(config.consul);
-  const identity = config.tls.enabled && consul ? await meshIdentity(consul, config, log, metrics) : undefined;
+  const watch = {
+    waitMs: config.consul?.watchWaitMs ?? 30_000,
+    minIntervalMs: config.consul?.watchMinIntervalMs ?? 250,
+    log,
+  };
+  // The schema makes mesh TLS need both Consul and the service's name.
+  const service = config.service as string;
+  const identity = config.tls.enabled && consul ? await meshIdentity(consul, service, watch, metrics) : undefined;
   const intentions =
     identity && consul && config.inbound
-      ? new IntentionWatch(consul, config.service as string, {
-          waitMs: config.consul?.watchWaitMs ?? 30_000,
-          minIntervalMs: Math.min(config.consul?.watchMinIntervalMs ?? 250, 250),
-          log,
-        })
+      ? // A changed intention must reach new calls within a second, whatever the discovery pacing.
+        new IntentionWatch(consul, service, { ...watch, minIntervalMs: Math.min(watch.minIntervalMs, 250) })
       : undefined;
   intentions?.start();
   const pool = new SessionPool(config.limits.connectTimeoutMs, identity?.tls);
@@ -147,9 +148,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     options.endpoints ??
     (consul &&
       new ConsulEndpoints(consul, {
-        waitMs: config.consul?.watchWaitMs ?? 30_000,
-        minIntervalMs: config.consul?.watchMinIntervalMs ?? 250,
-        log,
+        ...watch,
         onServices: (upstream, services) => {
           for (const service of services) router.addService(service, upstream);
         },
@@ -192,7 +191,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
         mesh:
           identity && intentions
             ? {
-                service: config.service as string,
+                service,
                 intentions,
                 secure: {
                   tls: identity.tls,

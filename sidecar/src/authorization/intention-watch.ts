@@ -1,13 +1,6 @@
-import type { Logger } from "pino";
-import { watchBlocking } from "../discovery/blocking-watch.ts";
+import { type ConsulWatchOptions, watchBlocking } from "../discovery/blocking-watch.ts";
 import type { ConsulClient } from "../discovery/consul-client.ts";
 import { type CallFacts, type Decision, decide, type Intention } from "./intentions.ts";
-
-export interface IntentionWatchOptions {
-  waitMs: number;
-  minIntervalMs: number;
-  log: Logger;
-}
 
 /**
  * The intentions that apply to calls into this service, kept current with the blocking match query, so a change
@@ -22,7 +15,7 @@ export class IntentionWatch {
   constructor(
     private readonly client: ConsulClient,
     readonly destination: string,
-    private readonly options: IntentionWatchOptions,
+    private readonly options: ConsulWatchOptions,
   ) {}
 
   start(): void {

@@ -7,6 +7,14 @@ export interface BlockingResult<T> {
   headers?: Headers;
 }
 
+/** How a Consul watch blocks (`wait`) and paces itself; shared by every watch a sidecar runs. */
+export interface ConsulWatchOptions {
+  waitMs: number;
+  /** At most one request per this interval while the index does not move. */
+  minIntervalMs: number;
+  log: Logger;
+}
+
 export interface BlockingWatchOptions {
   /** What is watched, for log lines (`upstream inventory`, `leaf certificate`...). */
   what: string;

@@ -1,13 +1,8 @@
-import type { Logger } from "pino";
-import { watchBlocking } from "./blocking-watch.ts";
+import { type ConsulWatchOptions, watchBlocking } from "./blocking-watch.ts";
 import type { ConsulClient, HealthEntry } from "./consul-client.ts";
 import type { EndpointSource } from "./endpoint-source.ts";
 
-export interface ConsulEndpointsOptions {
-  waitMs: number;
-  /** At most one request per this interval while the index does not move. */
-  minIntervalMs: number;
-  log: Logger;
+export interface ConsulEndpointsOptions extends ConsulWatchOptions {
   /** Told the protobuf services each upstream advertises (Meta grpc-services), for routing by contract. */
   onServices?: (upstream: string, services: readonly string[]) => void;
   /** Told of each failed watch request. */

@@ -1,5 +1,4 @@
-import type { Logger } from "pino";
-import { watchBlocking } from "../discovery/blocking-watch.ts";
+import { type ConsulWatchOptions, watchBlocking } from "../discovery/blocking-watch.ts";
 import type { ConsulClient } from "../discovery/consul-client.ts";
 
 /** What a sidecar needs for mutual TLS: its own leaf and every root the mesh trusts now. */
@@ -28,12 +27,6 @@ interface LeafCert {
   ValidBefore: string;
 }
 
-export interface ConnectCredentialsOptions {
-  waitMs: number;
-  minIntervalMs: number;
-  log: Logger;
-}
-
 /**
  * The sidecar's identity from Consul's Connect CA: blocking watches on the agent's roots and on this service's
  * leaf. The agent renews the leaf before it expires and re-issues it after a root rotation; both wake the watches,
@@ -49,7 +42,7 @@ export class ConnectCredentials {
   constructor(
     private readonly client: ConsulClient,
     readonly service: string,
-    private readonly options: ConnectCredentialsOptions,
+    private readonly options: ConsulWatchOptions,
   ) {}
 
   get current(): MeshCredentials | undefined {
