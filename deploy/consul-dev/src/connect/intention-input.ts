@@ -1,10 +1,15 @@
 // Reading intentions from request bodies and query names, with Consul's validation texts (agent/structs/intention.go
 // Validate, config_entry_intentions.go). A thrown IntentionInputError is a 400 with its message.
-import { field, stringMap } from "../http/fields.ts";
+import { field, RequestError, stringMap } from "../http/fields.ts";
 import type { HeaderMatch, HttpMatch, IntentionAction, IntentionInput, Permission } from "./intentions.ts";
 import { WILDCARD } from "./intentions.ts";
 
-export class IntentionInputError extends Error {}
+/** Invalid input: the server answers it 400 with its message, as any RequestError. */
+export class IntentionInputError extends RequestError {
+  constructor(message: string) {
+    super(400, message);
+  }
+}
 
 const META_MAX_PAIRS = 64;
 const META_KEY_MAX = 128;

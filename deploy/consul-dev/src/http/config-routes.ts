@@ -1,6 +1,5 @@
 import { configEntryInput, knownKind } from "../connect/config-entry-input.ts";
 import { serviceDefaultsView, serviceIntentionsView } from "../connect/config-entry-views.ts";
-import { IntentionInputError } from "../connect/intention-input.ts";
 import type { IntentionStore } from "../connect/intentions.ts";
 import type { ServiceDefaultsStore } from "../connect/service-defaults.ts";
 import type { AgentState } from "../state/agent-state.ts";
@@ -12,16 +11,6 @@ export interface ConfigContext {
   intentions: IntentionStore;
   serviceDefaults: ServiceDefaultsStore;
   blocking: BlockingOptions;
-}
-
-/** Consul answers input errors from validation; consul-dev answers them 400, as its intention endpoints do. */
-function badInput<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof IntentionInputError) throw new RequestError(400, error.message);
-    throw error;
-  }
 }
 
 /** `?cas=<index>`: undefined when absent. */
@@ -50,7 +39,7 @@ export function configRoutes({ state, intentions, serviceDefaults, blocking }: C
 
   const apply = (request: ConsulRequest): Reply => {
     const condition = cas(request.query);
-    const entry = badInput(() => configEntryInput(jsonBody(request.body)));
+    const entry = configEntryInput(jsonBody(request.body));
     const written =
       entry.kind === "service-intentions"
         ? intentions.writeEntry(entry.name, entry.sources, entry.meta, condition)
@@ -61,7 +50,7 @@ export function configRoutes({ state, intentions, serviceDefaults, blocking }: C
   const read = (request: ConsulRequest) => {
     checkCommonQuery(request.query, state.node.datacenter);
     const { kind, name } = kindAndName(request.rest);
-    const known = badInput(() => knownKind(kind));
+    const known = knownKind(kind);
     const render = (): Reply => {
       if (name === undefined) {
         if (known === "service-intentions") return { json: intentions.entries().map(serviceIntentionsView) };
@@ -80,7 +69,7 @@ export function configRoutes({ state, intentions, serviceDefaults, blocking }: C
   const remove = (request: ConsulRequest): Reply => {
     const { kind, name } = kindAndName(request.rest);
     if (name === undefined) throw new RequestError(404, "Must provide both a kind and name to delete");
-    const known = badInput(() => knownKind(kind));
+    const known = knownKind(kind);
     const condition = cas(request.query);
     const deleted =
       known === "service-intentions"

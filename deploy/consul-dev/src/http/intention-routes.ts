@@ -1,4 +1,4 @@
-import { IntentionInputError, intentionInput, intentionName } from "../connect/intention-input.ts";
+import { intentionInput, intentionName } from "../connect/intention-input.ts";
 import { decidingIntention, describeIntention, type IntentionStore, type MatchBy } from "../connect/intentions.ts";
 import { parseServiceSpiffeId } from "../connect/spiffe.ts";
 import { intentionView } from "../connect/views.ts";
@@ -46,12 +46,7 @@ export function intentionRoutes({ state, intentions, blocking }: IntentionContex
 
   const putExact = (request: ConsulRequest): Reply => {
     const { source, destination } = pair(request);
-    try {
-      intentions.upsert(source, destination, intentionInput(jsonBody(request.body)));
-    } catch (error) {
-      if (error instanceof IntentionInputError) throw new RequestError(400, error.message);
-      throw error;
-    }
+    intentions.upsert(source, destination, intentionInput(jsonBody(request.body)));
     return { json: true };
   };
 
