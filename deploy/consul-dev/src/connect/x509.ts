@@ -263,7 +263,3 @@ export async function importAuthority(privateKeyPem: string, rootCertPem: string
   }
   return { certificate, privateKey };
 }
-
-export function parseCertificate(pem: string): x509.X509Certificate {
-  return new x509.X509Certificate(pem);
-}
