@@ -57,7 +57,7 @@ function closeServer(server: Server): Promise<void> {
 }
 
 function goAway(server: H2Server) {
-  for (const session of server.sessions) session.close();
+  for (const connection of server.connections) connection.close();
 }
 
 /** Fetches this sidecar's certificate and the roots from Consul, saying so while Consul does not answer. */

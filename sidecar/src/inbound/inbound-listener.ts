@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { Logger } from "pino";
 import type { MeshMetrics } from "../admin/metrics.ts";
 import type { IntentionWatch } from "../authorization/intention-watch.ts";
@@ -6,13 +5,15 @@ import type { SidecarConfig } from "../config/schema.ts";
 import { Deadline } from "../grpc/deadline.ts";
 import { Status } from "../grpc/status.ts";
 import { formatGrpcTimeout } from "../grpc/timeout.ts";
+import type { HeaderList } from "../h2/hpack/index.ts";
+import type { H2Stream } from "../h2/proto/index.ts";
 import { runAttempt } from "../proxy/attempt.ts";
 import { trackCall } from "../proxy/call-tracking.ts";
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
-import { DownstreamCall } from "../proxy/downstream-call.ts";
+import { DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
 import { type GrpcRequest, isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
 import { createH2Server, type H2Server, type SecureInbound } from "../proxy/h2-server.ts";
-import { endToEndHeaders, headerValue } from "../proxy/headers.ts";
+import { aimRequest, forwardedRequest, headerValue } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import { Bulkhead, BulkheadFullError } from "../resilience/bulkhead.ts";
@@ -33,7 +34,6 @@ export interface InboundDeps {
   mesh?: { service: string; secure: SecureInbound; intentions: IntentionWatch };
 }
 
-const NOT_FORWARDED = new Set(["grpc-timeout"]);
 const APP = "app";
 
 /** The public listener: protects the local app with a concurrency limit and the caller's deadline, then forwards. */
@@ -41,7 +41,7 @@ export function createInboundListener(deps: InboundDeps): H2Server {
   const { inbound } = deps;
   const limit = new Bulkhead({ maxConcurrent: inbound.maxConcurrent, maxQueue: inbound.maxQueue });
 
-  async function forward(call: DownstreamCall, request: GrpcRequest, headers: IncomingHttpHeaders): Promise<number> {
+  async function forward(call: DownstreamCall, request: GrpcRequest, headers: HeaderList): Promise<number> {
     const deadline = new Deadline(request.timeoutMs, inbound.timeoutMs);
     const stopDeadline = enforceDeadline(call, deadline, `the app at ${inbound.app}`);
     try {
@@ -49,26 +49,18 @@ export function createInboundListener(deps: InboundDeps): H2Server {
         () =>
           runAttempt({
             call,
-            session: deps.pool.get(inbound.app),
-            headers: {
-              ...endToEndHeaders(headers, NOT_FORWARDED),
-              ":method": "POST",
-              ":scheme": "http",
-              ":authority": inbound.app,
-              ":path": request.path,
-              "grpc-timeout": formatGrpcTimeout(deadline.remainingMs()),
-            },
-            signal: call.signal,
+            connection: deps.pool.get(inbound.app),
+            headers: aimRequest(headers, inbound.app, formatGrpcTimeout(deadline.remainingMs())),
             target: `app (${inbound.app})`,
-            commitHeaders: (response) => response,
+            attempts: 1,
+            holdResponseBytes: 0,
           }),
         call.signal,
       );
       if (result.committed || result.cancelled) return result.code;
       if (result.neverProcessed) call.refuse();
-      else if (result.uncommittedResponse) {
-        call.respondTrailersOnly({ "content-type": "application/grpc", ...result.uncommittedResponse });
-      } else call.fail(result.code, result.message);
+      else if (result.uncommittedResponse) call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, 1));
+      else call.fail(result.code, result.message);
       return result.code;
     } catch (error) {
       if (!(error instanceof BulkheadFullError)) return Status.DEADLINE_EXCEEDED;
@@ -82,7 +74,7 @@ export function createInboundListener(deps: InboundDeps): H2Server {
   }
 
   /** Why the caller may not make this call, or undefined when it may (or when authorization is off). */
-  const denial = (request: GrpcRequest, headers: IncomingHttpHeaders, peer: Peer | undefined) => {
+  const denial = (request: GrpcRequest, headers: HeaderList, peer: Peer | undefined) => {
     const { mesh } = deps;
     if (!mesh) return undefined;
     const source = peer && "identity" in peer ? peer.identity.service : "an unidentified caller";
@@ -98,18 +90,20 @@ export function createInboundListener(deps: InboundDeps): H2Server {
     return `${source} may not call ${request.path} on ${mesh.service}: ${decision.reason}`;
   };
 
-  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: Peer | undefined) => {
-    const request = readGrpcRequest(headers, deps.limits.maxHeaderListBytes);
+  const onStream = (stream: H2Stream, headers: HeaderList, endStream: boolean, peer: Peer | undefined) => {
+    const request = readGrpcRequest(headers, stream.headerListSize, deps.limits.maxHeaderListBytes);
     if (isProblem(request)) return rejectRequest(stream, request);
     const denied = denial(request, headers, peer);
     if (denied) return rejectRequest(stream, { httpStatus: 200, code: Status.PERMISSION_DENIED, message: denied });
-    const call = new DownstreamCall(stream, deps.limits);
+    const call = new DownstreamCall(stream, deps.limits, endStream);
     if (deps.draining()) return call.refuse();
-    trackCall(deps, "inbound", APP, request, () => forward(call, request, headers));
+    const forwarded = forwardedRequest(headers, request.path, "http");
+    trackCall(deps, "inbound", APP, request, () => forward(call, request, forwarded));
   };
 
   return createH2Server({
     maxConcurrentStreams: deps.limits.maxConcurrentStreams,
+    maxHeaderListSize: deps.limits.maxHeaderListBytes,
     idleTimeoutMs: 300_000,
     secure: deps.mesh?.secure,
     onStream,

@@ -1,4 +1,3 @@
-import type { OutgoingHttpHeaders } from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MeshMetrics } from "../admin/metrics.ts";
 import type { MethodPolicy } from "../config/policy.ts";
@@ -6,10 +5,12 @@ import type { Idempotency } from "../descriptors/method-catalog.ts";
 import { Deadline } from "../grpc/deadline.ts";
 import { Status } from "../grpc/status.ts";
 import { formatGrpcTimeout } from "../grpc/timeout.ts";
+import type { HeaderList } from "../h2/hpack/index.ts";
 import { type AttemptResult, runAttempt } from "../proxy/attempt.ts";
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
-import type { DownstreamCall } from "../proxy/downstream-call.ts";
+import { type DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
 import type { GrpcRequest } from "../proxy/grpc-request.ts";
+import { aimRequest } from "../proxy/headers.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import { BulkheadFullError } from "../resilience/bulkhead.ts";
 import { CircuitOpenError } from "../resilience/circuit-breaker.ts";
@@ -20,8 +21,8 @@ import type { Cluster, Endpoint } from "./cluster.ts";
 export interface OutboundCall {
   call: DownstreamCall;
   request: GrpcRequest;
-  /** The request headers to send upstream, without pseudo-headers and grpc-timeout. */
-  headers: OutgoingHttpHeaders;
+  /** The request headers to send upstream (see forwardedRequest): each attempt aims them at its endpoint. */
+  headers: HeaderList;
   cluster: Cluster;
   policy: MethodPolicy;
   idempotency: Idempotency;
@@ -98,7 +99,7 @@ async function attemptUntilDone(
     tried.add(endpoint);
     let result: AttemptResult;
     try {
-      result = await cluster.breaker.run(() => attemptOn(outbound, endpoint, attempt, deadline, signal, deps));
+      result = await cluster.breaker.run(() => attemptOn(outbound, endpoint, attempt, deadline, deps));
     } catch (error) {
       if (!(error instanceof CircuitOpenError)) throw error;
       deps.metrics.breakerRejected(cluster.name);
@@ -122,29 +123,20 @@ async function attemptUntilDone(
 }
 
 async function attemptOn(
-  { call, cluster, request, headers, holdResponseBytes }: OutboundCall,
+  { call, cluster, headers, holdResponseBytes }: OutboundCall,
   endpoint: Endpoint,
   attempt: number,
   deadline: Deadline,
-  signal: AbortSignal,
   deps: PipelineDeps,
 ): Promise<AttemptResult> {
   endpoint.outstanding++;
   try {
     return await runAttempt({
       call,
-      session: deps.pool.get(endpoint.address, cluster.name),
-      headers: {
-        ...headers,
-        ":method": "POST",
-        ":scheme": deps.pool.secure ? "https" : "http",
-        ":authority": endpoint.address,
-        ":path": request.path,
-        "grpc-timeout": formatGrpcTimeout(deadline.remainingMs()),
-      },
-      signal,
+      connection: deps.pool.get(endpoint.address, cluster.name),
+      headers: aimRequest(headers, endpoint.address, formatGrpcTimeout(deadline.remainingMs())),
       target: `${cluster.name} (${endpoint.address})`,
-      commitHeaders: (response) => (attempt > 1 ? { ...response, "x-mesh-attempts": String(attempt) } : response),
+      attempts: attempt,
       holdResponseBytes,
     });
   } finally {
@@ -166,11 +158,7 @@ function unavailable(message: string): AttemptResult {
 /** Gives the caller the final answer of a call that did not commit: the upstream's own, or the proxy's. */
 function answer(call: DownstreamCall, result: AttemptResult, attempts: number): AttemptResult {
   if (result.committed || result.cancelled) return result;
-  const attemptsHeader = attempts > 1 ? { "x-mesh-attempts": String(attempts) } : {};
-  if (result.uncommittedResponse) {
-    call.respondTrailersOnly({ "content-type": "application/grpc", ...result.uncommittedResponse, ...attemptsHeader });
-  } else {
-    call.fail(result.code, result.message, attemptsHeader);
-  }
+  if (result.uncommittedResponse) call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, attempts));
+  else call.fail(result.code, result.message, attempts);
   return result;
 }

@@ -1,15 +1,16 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { Logger } from "pino";
 import type { MeshMetrics } from "../admin/metrics.ts";
 import { type MethodPolicy, resolveMethodPolicy } from "../config/policy.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import type { MethodCatalog } from "../descriptors/method-catalog.ts";
 import { Status } from "../grpc/status.ts";
+import type { HeaderList } from "../h2/hpack/index.ts";
+import type { H2Stream } from "../h2/proto/index.ts";
 import { trackCall } from "../proxy/call-tracking.ts";
 import { DownstreamCall } from "../proxy/downstream-call.ts";
 import { isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
 import { createH2Server, type H2Server } from "../proxy/h2-server.ts";
-import { endToEndHeaders, headerValue } from "../proxy/headers.ts";
+import { forwardedRequest } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import { proxyOutbound } from "./call-pipeline.ts";
@@ -27,8 +28,6 @@ export interface OutboundDeps {
   log: Logger;
 }
 
-const NOT_FORWARDED = new Set(["grpc-timeout"]);
-
 /** The listener the local app calls other services through. */
 export function createOutboundListener(deps: OutboundDeps): H2Server {
   const policies = new Map<string, MethodPolicy>();
@@ -42,20 +41,20 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
     return policy;
   };
 
-  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    const request = readGrpcRequest(headers, deps.config.limits.maxHeaderListBytes);
+  const onStream = (stream: H2Stream, headers: HeaderList, endStream: boolean) => {
+    const request = readGrpcRequest(headers, stream.headerListSize, deps.config.limits.maxHeaderListBytes);
     if (isProblem(request)) return rejectRequest(stream, request);
-    const upstream = deps.router.route(request.service, headerValue(headers, ":authority"));
+    const upstream = deps.router.route(request.service, request.authority);
     const cluster = upstream ? deps.clusters.get(upstream) : undefined;
     if (!upstream || !cluster) {
       const message = `no upstream serves ${request.service} (list it under upstreams.<name>.services)`;
       return rejectRequest(stream, { httpStatus: 200, code: Status.UNIMPLEMENTED, message });
     }
-    const call = new DownstreamCall(stream, deps.config.limits);
+    const call = new DownstreamCall(stream, deps.config.limits, endStream);
     const outbound = {
       call,
       request,
-      headers: endToEndHeaders(headers, NOT_FORWARDED),
+      headers: forwardedRequest(headers, request.path, deps.pool.secure ? "https" : "http"),
       cluster,
       policy: policyFor(upstream, request.service, request.method),
       idempotency: deps.catalog.idempotency(request.path),
@@ -66,6 +65,7 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
 
   return createH2Server({
     maxConcurrentStreams: deps.config.limits.maxConcurrentStreams,
+    maxHeaderListSize: deps.config.limits.maxHeaderListBytes,
     idleTimeoutMs: 300_000,
     onStream,
   });

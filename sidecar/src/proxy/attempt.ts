@@ -1,96 +1,139 @@
-import {
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  constants,
-  type IncomingHttpHeaders,
-  type OutgoingHttpHeaders,
-} from "node:http2";
 import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
 import { decodeGrpcMessage, Status } from "../grpc/status.ts";
-import type { DownstreamCall } from "./downstream-call.ts";
-import { endToEndHeaders, headerValue } from "./headers.ts";
+import { ErrorCode, errorCodeName } from "../h2/frame/index.ts";
+import { HeaderList } from "../h2/hpack/index.ts";
+import type { Connection, H2Stream, StreamHandler } from "../h2/proto/index.ts";
+import type { DownstreamCall, RequestSink, ResponseSource } from "./downstream-call.ts";
+import { appendEndToEnd, headerValue, responseHeaders } from "./headers.ts";
 
 export interface AttemptRequest {
   call: DownstreamCall;
-  session: ClientHttp2Session;
-  /** The request headers for this attempt, pseudo-headers and grpc-timeout included. */
-  headers: OutgoingHttpHeaders;
-  /** Aborting ends the attempt at once and resets the upstream stream. */
-  signal: AbortSignal;
+  connection: Connection;
+  /** The request headers for this attempt, pseudo-headers and grpc-timeout included (encoded at once). */
+  headers: HeaderList;
   /** Names the upstream in messages, for example `inventory (127.0.0.1:15000)`. */
   target: string;
-  /** Turns the upstream's response headers into what the caller gets, when the response commits. */
-  commitHeaders: (headers: OutgoingHttpHeaders) => OutgoingHttpHeaders;
+  /** Added to the response headers when they go to the caller (retries made), or 1. */
+  attempts: number;
   /**
    * Response bytes to hold back until the upstream's trailers arrive (0: relay at once). A unary response held
    * whole reaches the caller only once it is complete, so an upstream that dies mid-response can still be retried.
    */
-  holdResponseBytes?: number;
+  holdResponseBytes: number;
 }
 
-/** An attempt's outcome, with the upstream's own headers when it answered without sending data. */
+/** An attempt's outcome, with the upstream's own answer when it ended before any data reached the caller. */
 export interface AttemptResult extends AttemptOutcome {
-  /** For a response that ended before any data: the upstream's headers and trailers, to pass on unchanged. */
-  uncommittedResponse?: OutgoingHttpHeaders;
+  /** The upstream's end-to-end headers and trailers, to pass on unchanged as a trailers-only response. */
+  uncommittedResponse?: HeaderList;
 }
 
-function abortError(): Error {
-  const error = new Error("attempt cancelled");
-  error.name = "AbortError"; // makes Node send RST_STREAM(CANCEL) alone, without END_STREAM first
-  return error;
+function describeClose(stream: H2Stream): string {
+  const code = (stream.closeError as (Error & { code?: string }) | undefined)?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ECONNRESET") return "connection reset";
+  if (stream.closedBy === "goaway") return "connection going away before the stream was processed (GOAWAY)";
+  if (stream.closedBy === "peer-reset") {
+    if (stream.closeCode === ErrorCode.REFUSED_STREAM) return "stream refused before processing";
+    return `stream reset (HTTP/2 error ${errorCodeName(stream.closeCode)})`;
+  }
+  return stream.closeError?.message ?? "stream closed without a status";
 }
 
-function describeTransportError(error: (Error & { code?: string }) | undefined, rstCode: number | undefined): string {
-  if (error?.code === "ECONNREFUSED") return "connection refused";
-  if (error?.code === "ECONNRESET") return "connection reset";
-  if (rstCode === constants.NGHTTP2_REFUSED_STREAM) return "stream refused before processing";
-  if (error) return error.message;
-  return `stream reset (HTTP/2 error ${rstCode ?? "unknown"})`;
-}
-
-function statusOf(headers: IncomingHttpHeaders) {
-  const code = Number(headerValue(headers, "grpc-status"));
+function statusOf(trailers: HeaderList): { code: number; message: string } {
+  const code = Number(headerValue(trailers, "grpc-status"));
   return {
     code: Number.isInteger(code) ? code : Status.UNKNOWN,
-    message: decodeGrpcMessage(headerValue(headers, "grpc-message") ?? ""),
+    message: decodeGrpcMessage(headerValue(trailers, "grpc-message") ?? ""),
   };
 }
 
-/** Sends the call to one upstream endpoint and relays the response, until it ends, fails or is aborted. */
-export function runAttempt(request: AttemptRequest): Promise<AttemptResult> {
-  const { call, signal, target } = request;
-  return new Promise((resolve) => {
-    let upstream: ClientHttp2Stream;
+/**
+ * One attempt at an upstream endpoint: the upstream stream's handler, the call's request sink and its response
+ * source. A plain state machine driven by stream events, settled once through `resolve`.
+ */
+class Attempt implements StreamHandler, RequestSink, ResponseSource {
+  private stream: H2Stream | undefined;
+  private responseHeaders: HeaderList | undefined;
+  private trailers: HeaderList | undefined;
+  private held: Buffer[] | undefined;
+  private heldBytes = 0;
+  private settled = false;
+  private abandoned = false;
+
+  constructor(
+    private readonly request: AttemptRequest,
+    private readonly resolve: (result: AttemptResult) => void,
+  ) {}
+
+  start(): void {
+    const { call } = this.request;
     try {
-      upstream = request.session.request(request.headers, { endStream: false });
+      this.stream = this.request.connection.request(this.request.headers, this);
     } catch (error) {
       // The connection is closing (GOAWAY) or gone: the stream was never sent.
-      const message = `upstream ${target}: ${(error as Error).message}`;
-      resolve({
-        code: Status.UNAVAILABLE,
-        message,
-        committed: false,
-        neverProcessed: true,
-        transportFailure: true,
-        cancelled: false,
-      });
+      this.settle(this.transportFailure(`upstream ${this.request.target}: ${(error as Error).message}`, true));
       return;
     }
-    let responseHeaders: IncomingHttpHeaders | undefined;
-    let trailers: IncomingHttpHeaders | undefined;
-    let lastError: (Error & { code?: string }) | undefined;
-    let settled = false;
+    call.attach(this, this);
+    if (call.signal.aborted) this.abandon();
+  }
 
-    const settle = (result: AttemptResult) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener("abort", onAbort);
-      call.detach(upstream);
-      resolve(result);
-    };
-    const onAbort = () => {
-      upstream.destroy(abortError());
-      settle({
+  // RequestSink: the caller's request bytes.
+  write(chunk: Buffer): boolean {
+    return this.stream?.write(chunk) ?? true;
+  }
+
+  end(): void {
+    this.stream?.end();
+  }
+
+  abandon(): void {
+    if (this.settled || this.abandoned) return;
+    this.abandoned = true;
+    this.stream?.reset(ErrorCode.CANCEL);
+  }
+
+  // ResponseSource: paused while the caller's window is full.
+  pause(): void {
+    this.stream?.pause();
+  }
+
+  resume(): void {
+    this.stream?.resume();
+  }
+
+  // StreamHandler: the upstream's response.
+  onHeaders(_stream: H2Stream, headers: HeaderList, endStream: boolean): void {
+    const copy = appendEndToEnd(new HeaderList(), headers);
+    if (endStream) this.trailers = copy;
+    else this.responseHeaders = copy;
+  }
+
+  onData(_stream: H2Stream, chunk: Buffer): void {
+    if (this.settled) return;
+    const { call } = this.request;
+    if (!call.committed) {
+      this.heldBytes += chunk.length;
+      if (this.heldBytes <= this.request.holdResponseBytes) {
+        if (this.held) this.held.push(chunk);
+        else this.held = [chunk];
+        return;
+      }
+      this.commit();
+    }
+    if (!call.write(chunk)) this.stream?.pause();
+  }
+
+  onDrain(): void {
+    this.request.call.sinkDrained();
+  }
+
+  onClose(stream: H2Stream): void {
+    if (this.settled) return;
+    const { call } = this.request;
+    if (this.abandoned) {
+      this.settle({
         code: Status.CANCELLED,
         message: "attempt cancelled",
         committed: call.committed,
@@ -98,80 +141,75 @@ export function runAttempt(request: AttemptRequest): Promise<AttemptResult> {
         transportFailure: false,
         cancelled: true,
       });
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    call.attach(upstream);
+      return;
+    }
+    const trailers = this.trailers;
+    if (stream.closedBy === "done" && trailers) {
+      this.settleWithTrailers(trailers);
+      return;
+    }
+    const message = `upstream ${this.request.target}: ${describeClose(stream)}`;
+    if (call.committed) call.fail(Status.UNAVAILABLE, message);
+    this.settle(this.transportFailure(message, stream.neverProcessed));
+  }
 
-    upstream.on("response", (headers) => {
-      if (headers["grpc-status"] !== undefined) trailers = headers;
-      else responseHeaders = headers;
+  private settleWithTrailers(trailers: HeaderList): void {
+    const { call } = this.request;
+    const { code, message } = statusOf(trailers);
+    // A held response that ended well goes to the caller now; one that failed is answered (or retried) as if no
+    // message had come: gRPC clients drop a unary call's message when its status is an error.
+    if (!call.committed && this.held && code === Status.OK) this.commit();
+    if (call.committed) {
+      call.finish(trailers);
+      this.settle({ code, message, committed: true, neverProcessed: false, transportFailure: false, cancelled: false });
+      return;
+    }
+    const uncommittedResponse = this.responseHeaders ?? new HeaderList();
+    for (let i = 0; i < trailers.length; i++) {
+      uncommittedResponse.push(trailers.name(i), trailers.value(i), trailers.isNeverIndexed(i));
+    }
+    this.settle({
+      code,
+      message,
+      committed: false,
+      neverProcessed: false,
+      transportFailure: false,
+      cancelled: false,
+      uncommittedResponse,
     });
-    const held: Buffer[] = [];
-    let heldBytes = 0;
-    const commit = () => {
-      call.commit(request.commitHeaders(endToEndHeaders(responseHeaders ?? {})));
-      for (const chunk of held.splice(0)) call.write(chunk);
+  }
+
+  private commit(): void {
+    const { call, attempts } = this.request;
+    const headers = responseHeaders(200);
+    if (this.responseHeaders) appendEndToEnd(headers, this.responseHeaders);
+    if (attempts > 1) headers.push("x-mesh-attempts", String(attempts));
+    call.commit(headers);
+    const held = this.held;
+    this.held = undefined;
+    if (held) for (const chunk of held) call.write(chunk);
+  }
+
+  private transportFailure(message: string, neverProcessed: boolean): AttemptResult {
+    return {
+      code: Status.UNAVAILABLE,
+      message,
+      committed: this.request.call.committed,
+      neverProcessed,
+      transportFailure: true,
+      cancelled: false,
     };
-    upstream.on("data", (chunk: Buffer) => {
-      if (settled) return;
-      if (!call.committed) {
-        heldBytes += chunk.length;
-        if (heldBytes <= (request.holdResponseBytes ?? 0)) {
-          held.push(chunk);
-          return;
-        }
-        commit();
-      }
-      if (!call.write(chunk)) {
-        upstream.pause();
-        call.stream.once("drain", () => upstream.resume());
-      }
-    });
-    upstream.on("trailers", (headers) => {
-      trailers = headers;
-    });
-    upstream.on("error", (error) => {
-      lastError = error;
-    });
-    upstream.on("close", () => {
-      if (settled) return;
-      if (trailers) {
-        const { code, message } = statusOf(trailers);
-        // A held response that ended well goes to the caller now; one that failed is answered (or retried) as if
-        // no message had come: gRPC clients drop a unary call's message when its status is an error.
-        if (!call.committed && held.length > 0 && code === Status.OK) commit();
-        if (call.committed) {
-          call.finish(endToEndHeaders(trailers));
-          settle({ code, message, committed: true, neverProcessed: false, transportFailure: false, cancelled: false });
-        } else {
-          const uncommittedResponse = { ...endToEndHeaders(responseHeaders ?? {}), ...endToEndHeaders(trailers) };
-          settle({
-            code,
-            message,
-            committed: false,
-            neverProcessed: false,
-            transportFailure: false,
-            cancelled: false,
-            uncommittedResponse,
-          });
-        }
-        return;
-      }
-      const rstCode = upstream.rstCode;
-      const neverProcessed =
-        upstream.id === undefined ||
-        rstCode === constants.NGHTTP2_REFUSED_STREAM ||
-        lastError?.code === "ERR_HTTP2_GOAWAY_SESSION";
-      const message = `upstream ${target}: ${describeTransportError(lastError, rstCode)}`;
-      if (call.committed) call.fail(Status.UNAVAILABLE, message);
-      settle({
-        code: Status.UNAVAILABLE,
-        message,
-        committed: call.committed,
-        neverProcessed,
-        transportFailure: true,
-        cancelled: false,
-      });
-    });
-  });
+  }
+
+  private settle(result: AttemptResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.request.call.detach(this);
+    this.resolve(result);
+  }
+}
+
+/** Sends the call to one upstream endpoint and relays the response, until it ends, fails or is abandoned. */
+export function runAttempt(request: AttemptRequest): Promise<AttemptResult> {
+  return new Promise((resolve) => new Attempt(request, resolve).start());
 }

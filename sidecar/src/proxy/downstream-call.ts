@@ -1,12 +1,23 @@
-import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { GrpcFrameMeter } from "../grpc/message-framing.ts";
 import { encodeGrpcMessage } from "../grpc/status.ts";
+import { ErrorCode } from "../h2/frame/index.ts";
+import { HeaderList } from "../h2/hpack/index.ts";
+import type { H2Stream, StreamHandler } from "../h2/proto/index.ts";
+import { headerValue, responseHeaders } from "./headers.ts";
 
-/** Where request bytes go: the current attempt's upstream stream. */
+/** Where request bytes go: the current attempt, which writes them to its upstream stream. */
 export interface RequestSink {
+  /** False when the upstream's window is full: the sink calls `call.sinkDrained()` once it takes more. */
   write(chunk: Buffer): boolean;
   end(): void;
-  once(event: "drain", listener: () => void): unknown;
+  /** Nothing upstream is needed any more (the caller cancelled, the deadline passed, the proxy answered). */
+  abandon(): void;
+}
+
+/** Where response bytes come from: paused while the caller's window is full. */
+export interface ResponseSource {
+  pause(): void;
+  resume(): void;
 }
 
 export interface DownstreamLimits {
@@ -16,13 +27,14 @@ export interface DownstreamLimits {
 }
 
 /**
- * The caller's side of one proxied call: reads the request once (checking its gRPC framing and keeping it for
- * retries while it fits the buffer), feeds it to whichever attempt is current, and writes the response.
+ * The caller's side of one proxied call, as the handler of its HTTP/2 stream: reads the request once (checking its
+ * gRPC framing and keeping it for retries while it fits the buffer), feeds it to whichever attempt is current, and
+ * writes the response.
  */
-export class DownstreamCall {
+export class DownstreamCall implements StreamHandler {
   /**
    * Aborted once nothing upstream is needed any more: the caller cancelled, the proxy answered the caller itself,
-   * or the deadline passed. One signal per call: the current attempt resets its upstream stream on it.
+   * or the deadline passed. The pipeline's waits (backoff, bulkhead queue) listen to it.
    */
   private readonly over = new AbortController();
   /** The caller reset or abandoned the call. */
@@ -32,7 +44,7 @@ export class DownstreamCall {
   private overflowed = false;
   private requestEnded = false;
   private sink: RequestSink | undefined;
-  private trailers: OutgoingHttpHeaders | undefined;
+  private source: ResponseSource | undefined;
   private readonly meter: GrpcFrameMeter;
   /** Response headers went to the caller. */
   committed = false;
@@ -40,29 +52,24 @@ export class DownstreamCall {
   finished = false;
 
   constructor(
-    readonly stream: ServerHttp2Stream,
+    readonly stream: H2Stream,
     private readonly limits: DownstreamLimits,
+    requestEnded: boolean,
   ) {
     this.meter = new GrpcFrameMeter(limits.maxMessageBytes, "request");
-    stream.on("data", (chunk: Buffer) => this.onRequestData(chunk));
-    // A cancelled client stream can emit 'end' just before 'aborted'; decide one tick later whether it ended.
-    stream.on("end", () => setImmediate(() => this.onRequestEnd()));
-    stream.on("close", () => {
-      if (this.finished) return;
-      this.callerCancelled = true;
-      this.over.abort();
-    });
-    stream.on("error", () => {});
-    stream.on("wantTrailers", () => stream.sendTrailers(this.trailers ?? {}));
+    stream.handler = this;
+    if (requestEnded) this.onRequestEnd();
   }
 
   get signal(): AbortSignal {
     return this.over.signal;
   }
 
-  /** Stops whatever still works upstream for this call (its deadline passed). */
+  /** Stops whatever still works upstream for this call. */
   abandon(): void {
+    if (this.over.signal.aborted) return;
     this.over.abort();
+    this.sink?.abandon();
   }
 
   /** Whether a new attempt can be given the whole request from the start. */
@@ -70,19 +77,48 @@ export class DownstreamCall {
     return !this.overflowed;
   }
 
-  /** Makes a sink the current attempt: replays what was read so far, then passes on the rest as it comes. */
-  attach(sink: RequestSink): void {
+  /** Makes an attempt current: replays what was read so far, then passes on the rest as it comes. */
+  attach(sink: RequestSink, source: ResponseSource): void {
     this.sink = sink;
+    this.source = source;
     for (const chunk of this.buffered) sink.write(chunk);
     if (this.requestEnded) sink.end();
   }
 
   detach(sink: RequestSink): void {
-    if (this.sink === sink) this.sink = undefined;
+    if (this.sink !== sink) return;
+    this.sink = undefined;
+    this.source = undefined;
     this.stream.resume();
   }
 
+  /** The current attempt's upstream took what was written: read more of the request. */
+  sinkDrained(): void {
+    this.stream.resume();
+  }
+
+  onHeaders(_stream: H2Stream, _trailers: HeaderList, endStream: boolean): void {
+    // Request trailers have no meaning in gRPC; only the end of the request matters.
+    if (endStream) this.onRequestEnd();
+  }
+
+  onData(_stream: H2Stream, chunk: Buffer, endStream: boolean): void {
+    if (chunk.length > 0) this.onRequestData(chunk);
+    if (endStream) this.onRequestEnd();
+  }
+
+  onDrain(): void {
+    this.source?.resume();
+  }
+
+  onClose(): void {
+    if (this.finished) return;
+    this.callerCancelled = true;
+    this.abandon();
+  }
+
   private onRequestData(chunk: Buffer) {
+    if (this.finished) return;
     const violation = this.meter.push(chunk);
     if (violation) {
       this.fail(violation.code, violation.message);
@@ -94,17 +130,15 @@ export class DownstreamCall {
         this.overflowed = true;
         this.buffered.length = 0;
       } else {
+        // The chunk is a view of the socket's read buffer, which Node does not reuse: keeping it is safe.
         this.buffered.push(chunk);
       }
     }
-    if (this.sink && !this.sink.write(chunk)) {
-      this.stream.pause();
-      this.sink.once("drain", () => this.stream.resume());
-    }
+    if (this.sink && !this.sink.write(chunk)) this.stream.pause();
   }
 
   private onRequestEnd() {
-    if (this.stream.aborted || this.callerCancelled || this.finished) return;
+    if (this.finished || this.requestEnded) return;
     const violation = this.meter.endViolation();
     if (violation) {
       this.fail(violation.code, violation.message);
@@ -115,37 +149,40 @@ export class DownstreamCall {
   }
 
   /** Sends the response headers: from now on the call cannot be retried. */
-  commit(headers: OutgoingHttpHeaders): void {
-    if (this.committed || this.stream.destroyed) return;
+  commit(headers: HeaderList): void {
+    if (this.committed || this.stream.closed) return;
     this.committed = true;
-    this.stream.respond({ ":status": 200, ...headers }, { waitForTrailers: true });
+    this.stream.respond(headers);
   }
 
-  /** Writes response bytes; false when the caller's window is full (wait for "drain"). */
+  /** Writes response bytes; false when the caller's window is full (the source is paused until it drains). */
   write(chunk: Buffer): boolean {
-    return this.stream.destroyed ? true : this.stream.write(chunk);
+    return this.stream.write(chunk);
   }
 
   /** Ends a committed response with the upstream's trailers. */
-  finish(trailers: OutgoingHttpHeaders): void {
+  finish(trailers: HeaderList): void {
     if (this.finished) return;
     this.finished = true;
-    this.trailers = trailers;
-    if (!this.stream.destroyed) this.stream.end();
+    this.stream.end(trailers);
   }
 
   /**
    * Ends the call with a status of the proxy's own: trailers-only (HTTP 200, grpc-status, grpc-message) when
    * nothing was sent yet, else as trailers after what was sent.
    */
-  fail(code: number, message: string, extraHeaders: OutgoingHttpHeaders = {}): void {
+  fail(code: number, message: string, attempts = 1): void {
     if (this.finished) return;
-    const status = { "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) };
-    if (this.committed) {
-      this.finish(status);
-      return;
+    const status = new HeaderList();
+    if (!this.committed) {
+      status.push(":status", "200");
+      status.push("content-type", "application/grpc");
+      if (attempts > 1) status.push("x-mesh-attempts", String(attempts));
     }
-    this.respondTrailersOnly({ "content-type": "application/grpc", ...extraHeaders, ...status });
+    status.push("grpc-status", String(code));
+    status.push("grpc-message", encodeGrpcMessage(message));
+    if (this.committed) this.finish(status);
+    else this.respondTrailersOnly(status);
   }
 
   /**
@@ -156,19 +193,25 @@ export class DownstreamCall {
     if (this.finished || this.committed) return;
     this.finished = true;
     this.sink = undefined;
-    if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_REFUSED_STREAM);
+    this.stream.reset(ErrorCode.REFUSED_STREAM);
   }
 
-  /** Answers with one HEADERS frame that ends the call (a gRPC trailers-only response). */
-  respondTrailersOnly(headers: OutgoingHttpHeaders): void {
+  /** Answers with one HEADERS frame that ends the call (a gRPC trailers-only response, `:status` first). */
+  respondTrailersOnly(headers: HeaderList): void {
     if (this.finished || this.committed) return;
     this.finished = true;
-    this.sink = undefined;
     // An attempt still waiting on the upstream (a truncated or oversized request) must not hold its stream open.
-    this.over.abort();
-    if (this.stream.destroyed) return;
-    this.stream.respond({ ":status": 200, ...headers }, { endStream: true });
-    // The caller may still be sending; take and drop the rest so flow control cannot stall the connection.
-    this.stream.resume();
+    this.abandon();
+    this.sink = undefined;
+    if (headerValue(headers, "content-type") === undefined) headers.push("content-type", "application/grpc");
+    this.stream.respond(headers, true);
   }
+}
+
+/** A trailers-only response that passes an upstream's own answer on: `:status` 200 and its end-to-end fields. */
+export function trailersOnlyFrom(answer: HeaderList, attempts: number): HeaderList {
+  const headers = responseHeaders(200);
+  for (let i = 0; i < answer.length; i++) headers.push(answer.name(i), answer.value(i), answer.isNeverIndexed(i));
+  if (attempts > 1) headers.push("x-mesh-attempts", String(attempts));
+  return headers;
 }

@@ -1,14 +1,9 @@
-import type { IncomingHttpHeaders } from "node:http2";
-import {
-  createServer as createHttp2Server,
-  type Http2Server,
-  type Http2Session,
-  type ServerHttp2Stream,
-} from "node:http2";
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { splitAddress } from "../config/address.ts";
 import { Status } from "../grpc/status.ts";
+import type { HeaderList } from "../h2/hpack/index.ts";
+import { Connection, type H2Stream } from "../h2/proto/index.ts";
 import type { MeshTls } from "../tls/mesh-tls.ts";
 import type { Peer, RefusalKind } from "../tls/peer-check.ts";
 import { rejectRequest } from "./grpc-request.ts";
@@ -34,19 +29,23 @@ export interface SecureInbound {
 
 export interface H2ServerOptions {
   maxConcurrentStreams: number;
+  /** Bound on one request's header list; the request is answered, not kept, past it. */
+  maxHeaderListSize: number;
   /** Connections that send nothing for this long are closed. */
   idleTimeoutMs: number;
   /** Mutual TLS: only verified mesh peers reach onStream; everyone else is told why and dropped. */
   secure?: SecureInbound;
-  /** A stream from a trusted peer: with mutual TLS, `identity` is who called. */
-  onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: Peer | undefined) => void;
+  /**
+   * A stream from a trusted peer: with mutual TLS, `peer` says who called. Set `stream.handler` before returning;
+   * `headers` is reused once this returns.
+   */
+  onStream: (stream: H2Stream, headers: HeaderList, endStream: boolean, peer: Peer | undefined) => void;
 }
 
 export interface H2Server {
   readonly net: Server;
-  readonly http2: Http2Server;
-  /** Live HTTP/2 sessions, to send GOAWAY to on drain. */
-  readonly sessions: Set<Http2Session>;
+  /** Live HTTP/2 connections, to send GOAWAY to on drain. */
+  readonly connections: Set<Connection>;
 }
 
 /**
@@ -57,51 +56,34 @@ export interface H2Server {
  */
 export function createH2Server(options: H2ServerOptions): H2Server {
   const { secure } = options;
-  const http2 = createHttp2Server({
-    settings: { maxConcurrentStreams: options.maxConcurrentStreams },
-    maxSessionMemory: 64,
-  });
-  const sessions = new Set<Http2Session>();
-  const peers = new WeakMap<Http2Session, Peer>();
-  http2.on("session", (session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-    session.on("error", () => {});
-    session.setTimeout(options.idleTimeoutMs, () => session.close());
-  });
-  http2.on("sessionError", () => {});
-  http2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    const peer = peers.get(stream.session as Http2Session);
-    if (peer && "rejected" in peer) {
-      rejectRequest(stream, { httpStatus: 200, code: Status.UNAUTHENTICATED, message: peer.rejected });
-      stream.session?.close();
-      return;
-    }
-    options.onStream(stream, headers, peer);
-  });
+  const connections = new Set<Connection>();
 
-  // Node creates the session, and emits "session", synchronously inside the "connection" event.
-  const openSession = (socket: Socket, peer?: Peer) => {
-    let opened: Http2Session | undefined;
-    const grab = (session: Http2Session) => {
-      opened = session;
-    };
-    http2.once("session", grab);
-    http2.emit("connection", socket);
-    http2.off("session", grab);
-    if (!opened || !peer) return;
-    peers.set(opened, peer);
+  const openConnection = (socket: Socket, peer?: Peer) => {
+    const rejected = peer && "rejected" in peer ? peer.rejected : undefined;
+    const connection = Connection.server(socket, {
+      maxConcurrentStreams: options.maxConcurrentStreams,
+      maxHeaderListSize: Math.max(options.maxHeaderListSize * 4, 64 * 1024),
+      onStream: (stream, headers, endStream) => {
+        if (rejected === undefined) return options.onStream(stream, headers, endStream, peer);
+        rejectRequest(stream, { httpStatus: 200, code: Status.UNAUTHENTICATED, message: rejected });
+        connection.close();
+      },
+      onClose: () => connections.delete(connection),
+    });
+    connections.add(connection);
+    socket.resume();
     // An untrusted peer gets its answer and no more time than a handshake would have had.
-    const session = opened;
-    if ("rejected" in peer)
-      session.setTimeout(secure?.handshakeTimeoutMs ?? options.idleTimeoutMs, () => session.destroy());
+    if (rejected !== undefined) {
+      socket.setTimeout(secure?.handshakeTimeoutMs ?? options.idleTimeoutMs, () => connection.destroy());
+    } else {
+      socket.setTimeout(options.idleTimeoutMs, () => connection.close());
+    }
   };
-
   const tlsServer = secure?.tls.createServer({
     handshakeTimeoutMs: secure.handshakeTimeoutMs,
     onConnection: (socket: TLSSocket, peer: Peer) => {
       if ("rejected" in peer) secure.onRefused(peer.kind, peer.rejected);
-      openSession(socket, peer);
+      openConnection(socket, peer);
     },
     onNotHttp2: (socket) => {
       secure.onRefused("not_h2", "TLS without ALPN h2");
@@ -118,7 +100,7 @@ export function createH2Server(options: H2ServerOptions): H2Server {
     });
     socket.once("data", (first: Buffer) => {
       socket.setTimeout(0);
-      // The protocol layer takes bytes already buffered on the socket: keep them there.
+      // The protocol layer reads the first bytes again: put them back.
       socket.pause();
       socket.unshift(first);
       const length = Math.min(first.length, PREFACE.length);
@@ -127,7 +109,7 @@ export function createH2Server(options: H2ServerOptions): H2Server {
         tlsServer.emit("connection", socket);
       } else if (h2c) {
         if (secure) secure.onRefused("plaintext", PLAINTEXT_ON_TLS_PORT);
-        openSession(socket, secure ? { rejected: PLAINTEXT_ON_TLS_PORT, kind: "plaintext" } : undefined);
+        openConnection(socket, secure ? { rejected: PLAINTEXT_ON_TLS_PORT, kind: "plaintext" } : undefined);
       } else {
         if (secure) secure.onRefused("plaintext", "not TLS");
         socket.resume();
@@ -135,7 +117,7 @@ export function createH2Server(options: H2ServerOptions): H2Server {
       }
     });
   });
-  return { net, http2, sessions };
+  return { net, connections };
 }
 
 /** Listens on `host:port` (port 0 picks a free one) and resolves with the bound port. */

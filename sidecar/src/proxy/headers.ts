@@ -1,19 +1,62 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import { HeaderList } from "../h2/hpack/index.ts";
 
 // Connection-specific headers are forbidden in HTTP/2 (RFC 9113, 8.2.2); pseudo-headers are rebuilt per hop.
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"]);
+const COLON = 58;
 
-/** Copies the end-to-end headers of a message: everything but pseudo-headers and connection-specific ones. */
-export function endToEndHeaders(headers: IncomingHttpHeaders, skip?: ReadonlySet<string>): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const name of Object.keys(headers)) {
-    if (name.charCodeAt(0) === 58 /* ":" */ || HOP_BY_HOP.has(name) || skip?.has(name)) continue;
-    out[name] = headers[name];
-  }
-  return out;
+/** The first value of a field, or undefined. Linear: header lists are short and scanned once per call. */
+export function headerValue(list: HeaderList, name: string): string | undefined {
+  for (let i = 0; i < list.length; i++) if (list.names[i] === name) return list.values[i];
+  return undefined;
 }
 
-export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
+/**
+ * Appends the end-to-end fields of `from` to `to`: everything but pseudo-headers, connection-specific fields and
+ * `skip`, keeping each field's never-indexed flag.
+ */
+export function appendEndToEnd(to: HeaderList, from: HeaderList, skip?: string): HeaderList {
+  for (let i = 0; i < from.length; i++) {
+    const name = from.name(i);
+    if (name.charCodeAt(0) === COLON || name === skip || HOP_BY_HOP.has(name)) continue;
+    to.push(name, from.value(i), from.isNeverIndexed(i));
+  }
+  return to;
+}
+
+/** A response header list that starts with `:status`. */
+export function responseHeaders(status: number): HeaderList {
+  const list = new HeaderList();
+  list.push(":status", String(status));
+  return list;
+}
+
+/** A copy of a list (the connection reuses the one it decodes into). */
+export function copyHeaders(from: HeaderList): HeaderList {
+  const list = new HeaderList();
+  for (let i = 0; i < from.length; i++) list.push(from.name(i), from.value(i), from.isNeverIndexed(i));
+  return list;
+}
+
+const AUTHORITY = 2;
+
+/**
+ * The request headers sent upstream, built once per call: pseudo-headers, the caller's end-to-end fields, and
+ * `grpc-timeout` last. Each attempt sets its endpoint and remaining time in place before the list is encoded.
+ */
+export function forwardedRequest(caller: HeaderList, path: string, scheme: "http" | "https"): HeaderList {
+  const list = new HeaderList();
+  list.push(":method", "POST");
+  list.push(":scheme", scheme);
+  list.push(":authority", "");
+  list.push(":path", path);
+  appendEndToEnd(list, caller, "grpc-timeout");
+  list.push("grpc-timeout", "");
+  return list;
+}
+
+/** Points a forwarded request at an endpoint with the time left (a grpc-timeout value). */
+export function aimRequest(list: HeaderList, authority: string, grpcTimeout: string): HeaderList {
+  list.values[AUTHORITY] = authority;
+  list.values[list.length - 1] = grpcTimeout;
+  return list;
 }

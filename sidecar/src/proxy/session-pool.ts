@@ -1,15 +1,16 @@
-import { type ClientHttp2Session, connect } from "node:http2";
+import { connect as connectTcp, type Socket } from "node:net";
 import { splitAddress } from "../config/address.ts";
+import { Connection } from "../h2/proto/index.ts";
 import type { MeshTls } from "../tls/mesh-tls.ts";
 
 /**
- * One multiplexed HTTP/2 connection per upstream endpoint, opened on first use and replaced once it closes,
- * fails or receives GOAWAY. A connection that does not open within connectTimeoutMs is dropped, failing its
- * streams before they were sent, so they count as never processed. With mesh TLS, connections to another
- * service's sidecar are mutual TLS and must reach that service; the local app is always plaintext on loopback.
+ * One multiplexed HTTP/2 connection per upstream endpoint, opened on first use and replaced once it closes, fails
+ * or receives GOAWAY. A connection that does not open within connectTimeoutMs is dropped, failing its streams
+ * before they were sent, so they count as never processed. With mesh TLS, connections to another service's sidecar
+ * are mutual TLS and must reach that service; the local app is always plaintext on loopback.
  */
 export class SessionPool {
-  private readonly sessions = new Map<string, ClientHttp2Session>();
+  private readonly connections = new Map<string, Connection>();
 
   constructor(
     private readonly connectTimeoutMs: number,
@@ -22,34 +23,29 @@ export class SessionPool {
   }
 
   /** The connection to `authority`; `peerService` names the mesh service expected there (mutual TLS). */
-  get(authority: string, peerService?: string): ClientHttp2Session {
-    const secure = this.tls && peerService !== undefined;
+  get(authority: string, peerService?: string): Connection {
+    const secure = this.tls !== undefined && peerService !== undefined;
     const key = secure ? `${peerService}@${authority}` : authority;
-    const existing = this.sessions.get(key);
-    if (existing && !existing.closed && !existing.destroyed) return existing;
+    const existing = this.connections.get(key);
+    if (existing?.canOpenStream) return existing;
     const { host, port } = splitAddress(authority);
-    const session = secure
-      ? connect(`https://${authority}`, {
-          settings: { enablePush: false },
-          createConnection: () => (this.tls as MeshTls).connect(host, port, peerService),
-        })
-      : connect(`http://${authority}`, { settings: { enablePush: false } });
-    this.sessions.set(key, session);
-    const forget = () => {
-      if (this.sessions.get(key) === session) this.sessions.delete(key);
-    };
+    const socket: Socket =
+      secure && this.tls ? this.tls.connect(host, port, peerService as string) : connectTcp({ host, port });
+    const connection = Connection.client(socket, {
+      onClose: () => {
+        if (this.connections.get(key) === connection) this.connections.delete(key);
+      },
+    });
+    this.connections.set(key, connection);
+    // A previous connection that can take no new stream (GOAWAY, stream ids used up) finishes its open streams.
+    existing?.close();
     const timer = setTimeout(
-      () => session.destroy(new Error(`connect timeout after ${this.connectTimeoutMs} ms`)),
+      () => connection.destroy(new Error(`connect timeout after ${this.connectTimeoutMs} ms`)),
       this.connectTimeoutMs,
     );
-    session.once("connect", () => clearTimeout(timer));
-    session.once("close", () => {
-      clearTimeout(timer);
-      forget();
-    });
-    session.once("goaway", forget);
-    session.on("error", forget);
-    return session;
+    socket.once(secure ? "secureConnect" : "connect", () => clearTimeout(timer));
+    socket.once("close", () => clearTimeout(timer));
+    return connection;
   }
 
   /**
@@ -57,16 +53,16 @@ export class SessionPool {
    * root rotation, connections carry the new certificate instead of outliving the old one.
    */
   retireSecure(): void {
-    for (const [key, session] of this.sessions) {
+    for (const [key, connection] of this.connections) {
       if (!key.includes("@")) continue;
-      this.sessions.delete(key);
-      session.close();
+      this.connections.delete(key);
+      connection.close();
     }
   }
 
   /** Closes every connection, letting open streams finish. */
   close(): void {
-    for (const session of this.sessions.values()) session.close();
-    this.sessions.clear();
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
   }
 }

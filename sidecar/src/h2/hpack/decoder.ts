@@ -30,6 +30,8 @@ export class Decoder {
   private limit: number;
   private updateRequired = false;
   maxHeaderListSize: number;
+  /** The header list size (RFC 9113 6.5.2) of the last block decoded, counted in full even when it was too large. */
+  lastListSize = 0;
   private readonly cursor: Cursor = { pos: 0 };
   private scratch = Buffer.allocUnsafe(512);
 
@@ -127,6 +129,7 @@ export class Decoder {
     if (this.updateRequired) {
       throw new HpackError(`expected a dynamic table size update to at most ${this.limit} at the start of the block`);
     }
+    this.lastListSize = listSize;
     return tooLarge ? "header-list-too-large" : "ok";
   }
 
