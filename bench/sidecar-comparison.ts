@@ -8,32 +8,39 @@
 //
 // The load generator is pinned to CPU 0 and every server to CPU 1 (taskset), so they do not steal from each other.
 // Figures drift between runs and machines: compare the ratios within one run, not absolute numbers across runs.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { findExecutable, freePort } from "@mesh/embedded";
-import { EchoRequestSchema, EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import {
+  addr,
+  checkEcho,
+  checkPlaintext,
+  grpcErrors,
+  h2load,
+  LOAD_CPU,
+  PATH,
+  type Proc,
+  pinned,
+  pinToLoadCpu,
+  ROOT,
+  requireTools,
+  SERVER_CPU,
+  sidecarInbound,
+  sidecarOutbound,
+  startEchoApp,
+  startSidecar,
+  stopAll,
+  writeEchoFiles,
+} from "./echo-mesh.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
 import { publishReport } from "./publish-report.ts";
 
 const quick = process.argv.includes("--quick");
-const ROOT = resolve(import.meta.dirname, "..");
-const PATH = "/mesh.echo.v1.EchoService/Echo";
 const THROUGHPUT = { clients: 8, streams: 16, seconds: quick ? 3 : 10, warmUp: quick ? 1 : 2 };
 const FIXED_RATE = { clients: 10, rpsPerClient: 100, seconds: quick ? 3 : 10 };
-const SERVER_CPU = "1";
-const LOAD_CPU = "0";
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-}
 
 interface Topology {
   name: string;
@@ -43,33 +50,6 @@ interface Topology {
   proxies: Proc[];
   /** For sidecar paths: the entry sidecar's admin address, whose metrics count the gRPC statuses callers got. */
   admin?: string;
-}
-
-async function requireTools() {
-  const missing = [];
-  for (const tool of ["h2load", "nginx", "taskset"]) if (!(await findExecutable(tool))) missing.push(tool);
-  if (missing.length) {
-    console.error(
-      `missing ${missing.join(", ")}: install with: sudo apt-get install nghttp2-client nginx-light util-linux`,
-    );
-    process.exit(1);
-  }
-}
-
-function pinned(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn("taskset", ["-c", SERVER_CPU, command, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
-  });
-  return { name, child };
-}
-
-async function startSidecar(work: string, name: string, config: string, listens: string) {
-  const path = join(work, `${name}.yaml`);
-  await writeFile(path, config);
-  const proc = pinned(name, process.execPath, [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", path]);
-  await waitForPort(listens);
-  return proc;
 }
 
 /** nginx with one upstream (keepalive) and one server block: `plain` proxies h2c to h2c, as the plaintext rows do. */
@@ -129,16 +109,10 @@ const tlsServerServer = (listen: string, pems: NginxPems) =>
     location / { grpc_pass grpc://app; }
   }`;
 
-const sidecarOutbound = (listen: string, admin: string, endpoint: string) =>
-  `outbound: { listen: "${listen}" }\nadmin: { listen: "${admin}" }\ndescriptors: [${join(tmpDescriptors, "echo.binpb")}]\n` +
-  `upstreams:\n  echo:\n    services: [mesh.echo.v1.EchoService]\n    endpoints: ["${endpoint}"]\n`;
-const sidecarInbound = (listen: string, admin: string, app: string) =>
-  `inbound: { listen: "${listen}", app: "${app}" }\nadmin: { listen: "${admin}" }\n`;
-
 /** The caller's sidecar with mesh TLS: identity bench-client, discovers echo through Consul, mutual TLS to it. */
 const tlsSidecarOutbound = (listen: string, admin: string, consul: string) =>
   `service: bench-client\noutbound: { listen: "${listen}" }\nadmin: { listen: "${admin}" }\n` +
-  `descriptors: [${join(tmpDescriptors, "echo.binpb")}]\n` +
+  `descriptors: [${tmpDescriptors}]\n` +
   `consul: { address: "${consul}", register: false }\ntls: { enabled: true }\n` +
   "upstreams:\n  echo:\n    services: [mesh.echo.v1.EchoService]\n";
 /** The app's sidecar with mesh TLS: identity echo, registered in Consul, authorizing each call by intentions. */
@@ -146,63 +120,14 @@ const tlsSidecarInbound = (listen: string, admin: string, app: string, consul: s
   `service: echo\ninbound: { listen: "${listen}", app: "${app}", services: [mesh.echo.v1.EchoService] }\n` +
   `admin: { listen: "${admin}" }\nconsul: { address: "${consul}", checkIntervalMs: 1000 }\ntls: { enabled: true }\n`;
 
+/** The echo contract's descriptor set, written in the work directory. */
 let tmpDescriptors = "";
-const addr = async () => `127.0.0.1:${await freePort()}`;
 
 function cpuTicks(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/stat`, "utf8").then((stat) => {
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return Number(fields[11]) + Number(fields[12]); // utime + stime
   });
-}
-
-interface LoadResult {
-  requests: number;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  failures: number;
-}
-
-async function h2load(entry: string, body: string, args: string[], log: string): Promise<LoadResult> {
-  const { stdout } = await promisify(execFile)(
-    "taskset",
-    [
-      "-c",
-      LOAD_CPU,
-      "h2load",
-      ...args,
-      "--log-file",
-      log,
-      "-d",
-      body,
-      "-H",
-      "content-type: application/grpc",
-      "-H",
-      "te: trailers",
-      `http://${entry}${PATH}`,
-    ],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
-  const finished = /finished in ([\d.]+)s, ([\d.]+) req\/s/.exec(stdout);
-  const counts = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
-    stdout,
-  );
-  const latencies = (await readFile(log, "utf8"))
-    .trim()
-    .split("\n")
-    .map((line) => Number(line.split("\t")[2]) / 1000)
-    .sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  return {
-    requests: Number(counts?.[2] ?? 0),
-    seconds: Number(finished?.[1] ?? 0),
-    rps: Number(finished?.[2] ?? 0),
-    p50: at(0.5),
-    p99: at(0.99),
-    failures: Number(counts?.[3] ?? 0) + Number(counts?.[4] ?? 0),
-  };
 }
 
 interface Row {
@@ -220,22 +145,10 @@ interface Row {
   grpcErrors: number | undefined;
 }
 
-/** h2load sees HTTP statuses only; the sidecar's own metrics tell which gRPC status each call got. */
-async function grpcErrors(admin: string): Promise<number> {
-  const metrics = await (await fetch(`http://${admin}/metrics`)).text();
-  let errors = 0;
-  for (const match of metrics.matchAll(/^mesh_requests_total\{[^}]*code="(\d+)"\} (\d+)$/gm)) {
-    if (match[1] !== "0" && match[1] !== "1") errors += Number(match[2]);
-  }
-  return errors;
-}
-
 async function measure(topology: Topology, work: string, body: string): Promise<Row> {
   const entry = topology.entry;
   // Correctness first: a real gRPC client must get the right answer through this path.
-  const client = createClient(EchoService, createGrpcTransport({ baseUrl: `http://${entry}` }));
-  const reply = await client.echo({ message: "check" });
-  if (reply.message !== "check") throw new Error(`${topology.name}: wrong answer`);
+  await checkEcho(topology.name, entry);
 
   const fixed = await h2load(
     entry,
@@ -321,15 +234,6 @@ function table(rows: Row[]): string {
   return lines.join("\n");
 }
 
-/** Fails the run when a plaintext sidecar row would in fact run with mesh TLS. */
-async function checkPlaintext(admins: string[]) {
-  for (const admin of admins) {
-    const certs = (await (await fetch(`http://${admin}/certs`)).json()) as { tls?: string };
-    if (certs.tls !== "off")
-      throw new Error(`the sidecar at ${admin} runs with mesh TLS (${certs.tls}): plaintext rows expected`);
-  }
-}
-
 /**
  * consul-dev with its Connect CA (in this process, on the load generator's CPU), intentions, the two sidecars with
  * mesh TLS and the two nginx with TLS between them, each pair in front of the same app.
@@ -407,32 +311,17 @@ async function startTlsPaths(work: string, appAddress: string) {
 const stops: (() => Promise<void>)[] = [];
 
 async function main() {
-  await requireTools();
+  await requireTools(["h2load", "nginx", "taskset"]);
   // This process (h2load's parent, and consul-dev) stays on the load generator's CPU, off the servers' one.
-  await promisify(execFile)("taskset", ["-a", "-pc", LOAD_CPU, String(process.pid)]);
+  await pinToLoadCpu();
   const work = await mkdtemp(join(tmpdir(), "mesh-bench-"));
-  tmpDescriptors = work;
-  const { echoDescriptorSet } = await import("../sidecar/test/harness.ts");
-  await writeFile(join(work, "echo.binpb"), echoDescriptorSet());
-  const body = join(work, "request.bin");
-  const message = toBinary(EchoRequestSchema, create(EchoRequestSchema, { message: "hello mesh" }));
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  Buffer.from(message).copy(frame, 5);
-  await writeFile(body, frame);
+  const { descriptors, body, bodyBytes } = await writeEchoFiles(work);
+  tmpDescriptors = descriptors;
 
   const procs: Proc[] = [];
   try {
-    const appAddress = await addr();
-    const app = pinned("app", process.execPath, [
-      "--import",
-      "tsx",
-      join(ROOT, "services/kit/src/testing/echo-main.ts"),
-      appAddress.split(":")[1] as string,
-      "bench",
-    ]);
+    const { proc: app, address: appAddress } = await startEchoApp();
     procs.push(app);
-    await waitForPort(appAddress);
 
     const [sideOut1, sideAdmin1, sideOut2, sideAdmin2, sideIn2, sideAdmin3] = await Promise.all(
       Array.from({ length: 6 }, addr),
@@ -440,7 +329,7 @@ async function main() {
     const one = await startSidecar(
       work,
       "sidecar-one",
-      sidecarOutbound(sideOut1 as string, sideAdmin1 as string, appAddress),
+      sidecarOutbound(sideOut1 as string, sideAdmin1 as string, appAddress, descriptors),
       sideOut1 as string,
     );
     const inbound = await startSidecar(
@@ -452,7 +341,7 @@ async function main() {
     const outbound = await startSidecar(
       work,
       "sidecar-outbound",
-      sidecarOutbound(sideOut2 as string, sideAdmin2 as string, sideIn2 as string),
+      sidecarOutbound(sideOut2 as string, sideAdmin2 as string, sideIn2 as string, descriptors),
       sideOut2 as string,
     );
     // The floor: frames parsed and header blocks decoded by the sidecar's own HTTP/2 layer, bytes passed on as they
@@ -497,7 +386,7 @@ async function main() {
       `Produced by \`npm run bench:sidecar${quick ? " -- --quick" : ""}\` on ${new Date().toISOString().slice(0, 10)}: ` +
         `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, nginx 1.22 (\`grpc_pass\`, keepalive upstream), h2load.`,
       "",
-      `Load: gRPC unary \`${PATH}\` with a ${frame.length}-byte request. Throughput: ${THROUGHPUT.clients} connections x ${THROUGHPUT.streams} streams ` +
+      `Load: gRPC unary \`${PATH}\` with a ${bodyBytes}-byte request. Throughput: ${THROUGHPUT.clients} connections x ${THROUGHPUT.streams} streams ` +
         `for ${THROUGHPUT.seconds} s after ${THROUGHPUT.warmUp} s warm-up. Fixed rate: ${FIXED_RATE.clients} connections x ${FIXED_RATE.rpsPerClient} req/s = ` +
         `${FIXED_RATE.clients * FIXED_RATE.rpsPerClient} req/s for ${FIXED_RATE.seconds} s. h2load on CPU ${LOAD_CPU}; app and proxies share CPU ${SERVER_CPU}.`,
       "Sidecars run with every policy on at its defaults (deadline, bulkhead, circuit breaker, retries with budget, outlier detection, metrics).",
@@ -519,8 +408,7 @@ async function main() {
     ].join("\n");
     await publishReport("sidecar-comparison", report, !quick);
   } finally {
-    for (const proc of procs) proc.child.kill("SIGTERM");
-    await Promise.all(procs.map((proc) => (proc.child.exitCode === null ? once(proc.child, "exit") : undefined)));
+    await stopAll(procs);
     for (const stop of stops) await stop();
     await rm(work, { recursive: true, force: true });
   }
