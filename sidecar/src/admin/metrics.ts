@@ -103,28 +103,12 @@ export class MeshMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: "mesh_" });
   }
 
-  private readonly children = new Map<string, { inc(): void; observe?(value: number): void }>();
-
-  private child<T>(key: string, make: () => T): T {
-    let found = this.children.get(key) as T | undefined;
-    if (!found) {
-      found = make();
-      this.children.set(key, found as never);
-    }
-    return found;
-  }
-
-  callStarted(direction: Direction): void {
-    this.inFlight.inc({ direction });
-  }
-
-  callFinished(direction: Direction, upstream: string, method: string, code: number, seconds: number): void {
-    this.inFlight.dec({ direction });
-    this.child(`r|${direction}|${upstream}|${method}|${code}`, () =>
-      this.requests.labels(direction, upstream, method, String(code)),
-    ).inc();
-    this.child(`d|${direction}|${upstream}|${method}`, () => this.duration.labels(direction, upstream, method)).observe(
-      seconds,
+  /** The metric children of one route, resolved once: the route keeps them and each call updates them directly. */
+  route(direction: Direction, upstream: string, method: string): RouteMetrics {
+    return new RouteMetrics(
+      this.inFlight.labels(direction),
+      this.duration.labels(direction, upstream, method),
+      (code) => this.requests.labels(direction, upstream, method, String(code)),
     );
   }
 
@@ -175,5 +159,36 @@ export class MeshMetrics {
 
   certificateIssued(validBefore: Date): void {
     this.certificateExpiry.set(validBefore.getTime() / 1000);
+  }
+}
+
+interface CounterChild {
+  inc(): void;
+}
+
+/** A route's in-flight gauge, latency histogram and per-status counters, without label lookups per call. */
+export class RouteMetrics {
+  /** Counters by gRPC status code, made on a code's first use. */
+  private readonly byCode: (CounterChild | undefined)[] = [];
+
+  constructor(
+    private readonly inFlight: { inc(): void; dec(): void },
+    private readonly duration: { observe(seconds: number): void },
+    private readonly counterFor: (code: number) => CounterChild,
+  ) {}
+
+  started(): void {
+    this.inFlight.inc();
+  }
+
+  finished(code: number, seconds: number): void {
+    this.inFlight.dec();
+    let counter = this.byCode[code];
+    if (counter === undefined) {
+      counter = this.counterFor(code);
+      this.byCode[code] = counter;
+    }
+    counter.inc();
+    this.duration.observe(seconds);
   }
 }

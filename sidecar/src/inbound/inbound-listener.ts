@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { MeshMetrics } from "../admin/metrics.ts";
+import type { MeshMetrics, RouteMetrics } from "../admin/metrics.ts";
 import type { IntentionWatch } from "../authorization/intention-watch.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import { Deadline } from "../grpc/deadline.ts";
@@ -73,6 +73,16 @@ export function createInboundListener(deps: InboundDeps): H2Server {
     }
   }
 
+  const routes = new Map<string, RouteMetrics>();
+  const routeMetrics = (request: GrpcRequest) => {
+    let route = routes.get(request.path);
+    if (!route) {
+      route = deps.metrics.route("inbound", APP, request.method);
+      routes.set(request.path, route);
+    }
+    return route;
+  };
+
   /** Why the caller may not make this call, or undefined when it may (or when authorization is off). */
   const denial = (request: GrpcRequest, headers: HeaderList, peer: Peer | undefined) => {
     const { mesh } = deps;
@@ -98,7 +108,7 @@ export function createInboundListener(deps: InboundDeps): H2Server {
     const call = new DownstreamCall(stream, deps.limits, endStream);
     if (deps.draining()) return call.refuse();
     const forwarded = forwardedRequest(headers, request.path, "http");
-    trackCall(deps, "inbound", APP, request, () => forward(call, request, forwarded));
+    trackCall(deps, routeMetrics(request), request.path, forward(call, request, forwarded));
   };
 
   return createH2Server({

@@ -1,14 +1,14 @@
 import type { Logger } from "pino";
-import type { MeshMetrics } from "../admin/metrics.ts";
+import type { MeshMetrics, RouteMetrics } from "../admin/metrics.ts";
 import { type MethodPolicy, resolveMethodPolicy } from "../config/policy.ts";
 import type { SidecarConfig } from "../config/schema.ts";
-import type { MethodCatalog } from "../descriptors/method-catalog.ts";
+import type { Idempotency, MethodCatalog } from "../descriptors/method-catalog.ts";
 import { Status } from "../grpc/status.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
 import type { H2Stream } from "../h2/proto/index.ts";
 import { trackCall } from "../proxy/call-tracking.ts";
 import { DownstreamCall } from "../proxy/downstream-call.ts";
-import { isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
+import { type GrpcRequest, isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
 import { createH2Server, type H2Server } from "../proxy/h2-server.ts";
 import { forwardedRequest } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
@@ -28,17 +28,39 @@ export interface OutboundDeps {
   log: Logger;
 }
 
+interface OutboundRoute {
+  policy: MethodPolicy;
+  idempotency: Idempotency;
+  holdResponseBytes: number;
+  metrics: RouteMetrics;
+}
+
 /** The listener the local app calls other services through. */
 export function createOutboundListener(deps: OutboundDeps): H2Server {
-  const policies = new Map<string, MethodPolicy>();
-  const policyFor = (upstream: string, service: string, method: string) => {
-    const key = `${upstream}|${service}/${method}`;
-    let policy = policies.get(key);
-    if (!policy) {
-      policy = resolveMethodPolicy(deps.config.defaults, deps.config.upstreams[upstream], service, method);
-      policies.set(key, policy);
+  // Everything a call to one method of one upstream needs besides the call itself, worked out on its first call.
+  const routes = new Map<string, Map<string, OutboundRoute>>();
+  const routeFor = (upstream: string, request: GrpcRequest): OutboundRoute => {
+    let byUpstream = routes.get(request.path);
+    if (!byUpstream) {
+      byUpstream = new Map();
+      routes.set(request.path, byUpstream);
     }
-    return policy;
+    let route = byUpstream.get(upstream);
+    if (!route) {
+      route = {
+        policy: resolveMethodPolicy(
+          deps.config.defaults,
+          deps.config.upstreams[upstream],
+          request.service,
+          request.method,
+        ),
+        idempotency: deps.catalog.idempotency(request.path),
+        holdResponseBytes: deps.catalog.answersOnce(request.path) ? deps.config.limits.retryBufferBytes : 0,
+        metrics: deps.metrics.route("outbound", upstream, request.method),
+      };
+      byUpstream.set(upstream, route);
+    }
+    return route;
   };
 
   const onStream = (stream: H2Stream, headers: HeaderList, endStream: boolean) => {
@@ -50,17 +72,17 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
       const message = `no upstream serves ${request.service} (list it under upstreams.<name>.services)`;
       return rejectRequest(stream, { httpStatus: 200, code: Status.UNIMPLEMENTED, message });
     }
-    const call = new DownstreamCall(stream, deps.config.limits, endStream);
+    const route = routeFor(upstream, request);
     const outbound = {
-      call,
+      call: new DownstreamCall(stream, deps.config.limits, endStream),
       request,
       headers: forwardedRequest(headers, request.path, deps.pool.secure ? "https" : "http"),
       cluster,
-      policy: policyFor(upstream, request.service, request.method),
-      idempotency: deps.catalog.idempotency(request.path),
-      holdResponseBytes: deps.catalog.answersOnce(request.path) ? deps.config.limits.retryBufferBytes : 0,
+      policy: route.policy,
+      idempotency: route.idempotency,
+      holdResponseBytes: route.holdResponseBytes,
     };
-    trackCall(deps, "outbound", upstream, request, () => proxyOutbound(outbound, deps));
+    trackCall(deps, route.metrics, request.path, proxyOutbound(outbound, deps));
   };
 
   return createH2Server({

@@ -1,33 +1,25 @@
 import type { Logger } from "pino";
-import type { Direction, MeshMetrics } from "../admin/metrics.ts";
-import type { GrpcRequest } from "./grpc-request.ts";
+import type { RouteMetrics } from "../admin/metrics.ts";
 import type { InFlight } from "./in-flight.ts";
 
 export interface TrackingDeps {
-  metrics: MeshMetrics;
   inFlight: InFlight;
   log: Logger;
 }
 
-/** Runs one proxied call, counting it in flight (for drains) and recording its status and latency. */
-export function trackCall(
-  deps: TrackingDeps,
-  direction: Direction,
-  upstream: string,
-  request: GrpcRequest,
-  proxy: () => Promise<number>,
-): void {
-  const done = deps.inFlight.begin();
+/** Runs one proxied call, counting it in flight (for drains) and recording its status and latency on its route. */
+export function trackCall(deps: TrackingDeps, route: RouteMetrics, path: string, call: Promise<number>): void {
   const started = performance.now();
-  deps.metrics.callStarted(direction);
-  proxy().then(
+  deps.inFlight.enter();
+  route.started();
+  call.then(
     (code) => {
-      deps.metrics.callFinished(direction, upstream, request.method, code, (performance.now() - started) / 1000);
-      done();
+      route.finished(code, (performance.now() - started) / 1000);
+      deps.inFlight.leave();
     },
     (error: unknown) => {
-      deps.log.error({ err: error, path: request.path, direction }, "call failed unexpectedly");
-      done();
+      deps.log.error({ err: error, path }, "call failed unexpectedly");
+      deps.inFlight.leave();
     },
   );
 }

@@ -7,16 +7,13 @@ export class InFlight {
     return this.count;
   }
 
-  /** Counts a call until the returned function is called (once). */
-  begin(): () => void {
+  enter(): void {
     this.count++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.count--;
-      if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
-    };
+  }
+
+  leave(): void {
+    this.count--;
+    if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
   }
 
   /** Resolves true when no call is in flight, or false when timeoutMs passes first. */
