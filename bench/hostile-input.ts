@@ -21,12 +21,14 @@ import { freePort } from "@mesh/embedded";
 import { startEchoServer, steadyLoad } from "@mesh/kit/testing";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { HANDSHAKE_TIMEOUT_MS, runTlsCases, stalledClosedInTime, tlsPassed, tlsReport } from "./hostile-tls.ts";
+import { mutatedConversation } from "./mutated-frames.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
 import { publishReport } from "./publish-report.ts";
 import { seededBytes } from "./seeded-bytes.ts";
 
 const quick = process.argv.includes("--quick");
 const ROUNDS = quick ? 200 : 2000;
+const MUTATION_ROUNDS = quick ? 1000 : 10_000;
 const IDLE_CONNECTIONS = quick ? 200 : 1000;
 const ROOT = resolve(import.meta.dirname, "..");
 const PATH = "/mesh.echo.v1.EchoService/Echo";
@@ -166,6 +168,10 @@ async function main() {
           .catch(() => undefined);
         count("invalid or hostile JSON to the gateway");
       }
+    }
+    for (let round = 0; round < MUTATION_ROUNDS; round++) {
+      await rawSend(inbound, mutatedConversation(PATH, round));
+      count("mutated valid HTTP/2 conversations (bytes overwritten after the preface)");
     }
     // Many streams opened and reset at once on one connection.
     const session = connectHttp2(`http://127.0.0.1:${inbound}`);
