@@ -1,26 +1,17 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { BreakerState } from "../resilience/circuit-breaker.ts";
 
-export type Direction = "inbound" | "outbound";
+import { type Direction, durationMetric, RouteStats, requestsMetric } from "./route-stats.ts";
+
+export type { Direction } from "./route-stats.ts";
 
 const BREAKER_VALUES: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 };
 
 /** The sidecar's Prometheus metrics, on a registry of its own. Label children are cached: this is the hot path. */
 export class MeshMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({
-    name: "mesh_requests_total",
-    help: "Calls completed, by direction, upstream, method and gRPC status",
-    labelNames: ["direction", "upstream", "method", "code"] as const,
-    registers: [this.registry],
-  });
-  private readonly duration = new Histogram({
-    name: "mesh_request_duration_seconds",
-    help: "Call latency as the caller sees it, retries and backoff included",
-    labelNames: ["direction", "upstream", "method"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  /** Per-route counters, read by the registry at scrape time (see route-stats.ts). */
+  private readonly routes = new Map<string, RouteStats>();
   private readonly retries = new Counter({
     name: "mesh_retries_total",
     help: "Retries sent, by reason (status: a retryable status on an idempotent method; never_processed)",
@@ -80,6 +71,12 @@ export class MeshMetrics {
     help: "Calls being proxied now",
     labelNames: ["direction"] as const,
     registers: [this.registry],
+    collect: () => {
+      const counts = { inbound: 0, outbound: 0 };
+      for (const route of this.routes.values()) counts[route.labels.direction] += route.inFlight;
+      this.inFlight.set({ direction: "inbound" }, counts.inbound);
+      this.inFlight.set({ direction: "outbound" }, counts.outbound);
+    },
   });
   private readonly denied = new Counter({
     name: "mesh_authorization_denied_total",
@@ -101,15 +98,19 @@ export class MeshMetrics {
   constructor() {
     // Process and runtime metrics (CPU, resident memory, heap, event-loop lag, GC), prefixed like the rest.
     collectDefaultMetrics({ register: this.registry, prefix: "mesh_" });
+    this.registry.registerMetric(requestsMetric(this.routes.values()));
+    this.registry.registerMetric(durationMetric(this.routes.values()));
   }
 
-  /** The metric children of one route, resolved once: the route keeps them and each call updates them directly. */
-  route(direction: Direction, upstream: string, method: string): RouteMetrics {
-    return new RouteMetrics(
-      this.inFlight.labels(direction),
-      this.duration.labels(direction, upstream, method),
-      (code) => this.requests.labels(direction, upstream, method, String(code)),
-    );
+  /** One route's statistics, made on its first call: the route keeps them and each call updates them directly. */
+  route(direction: Direction, upstream: string, method: string): RouteStats {
+    const key = `${direction}|${upstream}|${method}`;
+    let route = this.routes.get(key);
+    if (!route) {
+      route = new RouteStats({ direction, upstream, method });
+      this.routes.set(key, route);
+    }
+    return route;
   }
 
   retried(upstream: string, method: string, reason: string): void {
@@ -159,36 +160,5 @@ export class MeshMetrics {
 
   certificateIssued(validBefore: Date): void {
     this.certificateExpiry.set(validBefore.getTime() / 1000);
-  }
-}
-
-interface CounterChild {
-  inc(): void;
-}
-
-/** A route's in-flight gauge, latency histogram and per-status counters, without label lookups per call. */
-export class RouteMetrics {
-  /** Counters by gRPC status code, made on a code's first use. */
-  private readonly byCode: (CounterChild | undefined)[] = [];
-
-  constructor(
-    private readonly inFlight: { inc(): void; dec(): void },
-    private readonly duration: { observe(seconds: number): void },
-    private readonly counterFor: (code: number) => CounterChild,
-  ) {}
-
-  started(): void {
-    this.inFlight.inc();
-  }
-
-  finished(code: number, seconds: number): void {
-    this.inFlight.dec();
-    let counter = this.byCode[code];
-    if (counter === undefined) {
-      counter = this.counterFor(code);
-      this.byCode[code] = counter;
-    }
-    counter.inc();
-    this.duration.observe(seconds);
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import type { MeshMetrics, RouteMetrics } from "../admin/metrics.ts";
+import type { MeshMetrics } from "../admin/metrics.ts";
+import type { RouteStats } from "../admin/route-stats.ts";
 import type { IntentionWatch } from "../authorization/intention-watch.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import { Deadline } from "../grpc/deadline.ts";
@@ -55,7 +56,7 @@ export function createInboundListener(deps: InboundDeps): H2Server {
             attempts: 1,
             holdResponseBytes: 0,
           }),
-        call.signal,
+        call,
       );
       if (result.committed || result.cancelled) return result.code;
       if (result.neverProcessed) call.refuse();
@@ -73,7 +74,7 @@ export function createInboundListener(deps: InboundDeps): H2Server {
     }
   }
 
-  const routes = new Map<string, RouteMetrics>();
+  const routes = new Map<string, RouteStats>();
   const routeMetrics = (request: GrpcRequest) => {
     let route = routes.get(request.path);
     if (!route) {

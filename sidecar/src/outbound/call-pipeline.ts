@@ -55,13 +55,10 @@ export async function proxyOutbound(outbound: OutboundCall, deps: PipelineDeps):
       call.fail(fault.abort.code, `${fault.abort.message} (fault injected for upstream ${cluster.name})`);
       return fault.abort.code;
     }
-    const result = await cluster.bulkhead.run(
-      () => attemptUntilDone(outbound, deadline, call.signal, deps),
-      call.signal,
-    );
+    const result = await cluster.bulkhead.run(() => attemptUntilDone(outbound, deadline, deps), call);
     return result.code;
   } catch (error) {
-    return failure(outbound, error, call.signal.aborted, deps);
+    return failure(outbound, error, call.abandoned, deps);
   } finally {
     stopDeadline();
   }
@@ -86,17 +83,16 @@ function failure({ call, cluster }: OutboundCall, error: unknown, aborted: boole
 async function attemptUntilDone(
   outbound: OutboundCall,
   deadline: Deadline,
-  signal: AbortSignal,
   deps: PipelineDeps,
 ): Promise<AttemptResult> {
   const { call, cluster, policy, request } = outbound;
   cluster.budget.recordRequest();
-  const tried = new Set<Endpoint>();
-  const backoff = backoffSchedule(policy.retry);
+  // Made on the first retry: most calls take one attempt.
+  let tried: Set<Endpoint> | undefined;
+  let backoff: { next(): number } | undefined;
   for (let attempt = 1; ; attempt++) {
     const endpoint = cluster.pick(tried);
     if (!endpoint) return answer(call, unavailable(`upstream ${cluster.name}: no endpoints available`), attempt);
-    tried.add(endpoint);
     let result: AttemptResult;
     try {
       result = await cluster.breaker.run(() => attemptOn(outbound, endpoint, attempt, deadline, deps));
@@ -118,7 +114,10 @@ async function attemptUntilDone(
       return answer(call, result, attempt);
     }
     deps.metrics.retried(cluster.name, request.method, reason);
-    await sleep(backoff.next(), undefined, { signal });
+    tried ??= new Set();
+    tried.add(endpoint);
+    backoff ??= backoffSchedule(policy.retry);
+    await sleep(backoff.next(), undefined, { signal: call.signal });
   }
 }
 

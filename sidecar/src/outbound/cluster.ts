@@ -55,11 +55,17 @@ export class Cluster {
    * Picks an endpoint for an attempt: not ejected and not tried yet by this call when possible; when every endpoint
    * is ejected, all are candidates again (ejection must never empty an upstream).
    */
-  pick(tried: ReadonlySet<Endpoint>): Endpoint | undefined {
+  pick(tried?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    if (tried === undefined && !this.anyEjected()) return pickPowerOfTwo(this.endpointList);
     const healthy = this.endpointList.filter((endpoint) => !this.isEjected(endpoint));
     const pool = healthy.length > 0 ? healthy : this.endpointList;
-    const fresh = pool.filter((endpoint) => !tried.has(endpoint));
+    const fresh = tried ? pool.filter((endpoint) => !tried.has(endpoint)) : pool;
     return pickPowerOfTwo(fresh.length > 0 ? fresh : pool);
+  }
+
+  private anyEjected(): boolean {
+    for (const endpoint of this.endpointList) if (this.isEjected(endpoint)) return true;
+    return false;
   }
 
   /** Feeds an attempt's outcome to outlier detection. */

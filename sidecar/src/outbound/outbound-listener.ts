@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import type { MeshMetrics, RouteMetrics } from "../admin/metrics.ts";
+import type { MeshMetrics } from "../admin/metrics.ts";
+import type { RouteStats } from "../admin/route-stats.ts";
 import { type MethodPolicy, resolveMethodPolicy } from "../config/policy.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import type { Idempotency, MethodCatalog } from "../descriptors/method-catalog.ts";
@@ -32,7 +33,7 @@ interface OutboundRoute {
   policy: MethodPolicy;
   idempotency: Idempotency;
   holdResponseBytes: number;
-  metrics: RouteMetrics;
+  metrics: RouteStats;
 }
 
 /** The listener the local app calls other services through. */

@@ -76,7 +76,7 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
       return;
     }
     call.attach(this, this);
-    if (call.signal.aborted) this.abandon();
+    if (call.abandoned) this.abandon();
   }
 
   // RequestSink: the caller's request bytes.

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { RouteMetrics } from "../admin/metrics.ts";
+import type { RouteStats } from "../admin/route-stats.ts";
 import type { InFlight } from "./in-flight.ts";
 
 export interface TrackingDeps {
@@ -8,7 +8,7 @@ export interface TrackingDeps {
 }
 
 /** Runs one proxied call, counting it in flight (for drains) and recording its status and latency on its route. */
-export function trackCall(deps: TrackingDeps, route: RouteMetrics, path: string, call: Promise<number>): void {
+export function trackCall(deps: TrackingDeps, route: RouteStats, path: string, call: Promise<number>): void {
   const started = performance.now();
   deps.inFlight.enter();
   route.started();

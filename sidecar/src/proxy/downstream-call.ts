@@ -33,10 +33,11 @@ export interface DownstreamLimits {
  */
 export class DownstreamCall implements StreamHandler {
   /**
-   * Aborted once nothing upstream is needed any more: the caller cancelled, the proxy answered the caller itself,
-   * or the deadline passed. The pipeline's waits (backoff, bulkhead queue) listen to it.
+   * Nothing upstream is needed any more: the caller cancelled, the proxy answered the caller itself, or the deadline
+   * passed. The signal for the pipeline's waits (backoff, bulkhead queue) is made only when one asks for it.
    */
-  private readonly over = new AbortController();
+  abandoned = false;
+  private controller: AbortController | undefined;
   /** The caller reset or abandoned the call. */
   callerCancelled = false;
   private readonly buffered: Buffer[] = [];
@@ -62,13 +63,18 @@ export class DownstreamCall implements StreamHandler {
   }
 
   get signal(): AbortSignal {
-    return this.over.signal;
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abandoned) this.controller.abort();
+    }
+    return this.controller.signal;
   }
 
   /** Stops whatever still works upstream for this call. */
   abandon(): void {
-    if (this.over.signal.aborted) return;
-    this.over.abort();
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.controller?.abort();
     this.sink?.abandon();
   }
 

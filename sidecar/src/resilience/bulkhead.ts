@@ -20,10 +20,13 @@ export class Bulkhead {
     return this.config.maxQueue - this.policy.queueSlots;
   }
 
-  /** Runs a call within the limit; the signal drops it from the queue when the caller gives up waiting. */
-  async run<T>(call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  /**
+   * Runs a call within the limit. A call that has to queue leaves the queue when `waiter.signal` aborts; the signal is
+   * asked for only then, so a call that finds a free slot costs no AbortController.
+   */
+  async run<T>(call: () => Promise<T>, waiter: { readonly signal: AbortSignal }): Promise<T> {
     try {
-      return await this.policy.execute(call, signal);
+      return await this.policy.execute(call, this.policy.executionSlots > 0 ? undefined : waiter.signal);
     } catch (error) {
       if (error instanceof BulkheadRejectedError) throw new BulkheadFullError("bulkhead full");
       throw error;
