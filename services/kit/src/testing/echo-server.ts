@@ -19,6 +19,12 @@ export interface EchoServer extends RunningGrpcServer {
   readonly received: Map<string, number>;
   /** How many calls each method saw cancelled (by the caller, a reset stream or the deadline) before finishing. */
   readonly cancelled: Map<string, number>;
+  /**
+   * How many responses each streaming method (Expand, Chat) has produced. A stream's next response is produced only
+   * once grpc-js took the previous one into its buffer (or that buffer drained), so while a caller reads slowly this
+   * shows how far ahead of the caller the app got: how much the path in between holds.
+   */
+  readonly sent: Map<string, number>;
   /** Set to make every call behave this way; undefined to obey each request. */
   forced: ForcedBehaviour | undefined;
 }
@@ -38,10 +44,11 @@ function payloadFor(request: EchoRequest): Uint8Array {
 /** The echo test service: answers with what it saw, failing or stalling when a request or the test says so. */
 export async function startEchoServer(
   name: string,
-  options: { port?: number; host?: string } = {},
+  options: { port?: number; host?: string; maxReceiveMessageBytes?: number } = {},
 ): Promise<EchoServer> {
   const received = new Map<string, number>();
   const cancelled = new Map<string, number>();
+  const sent = new Map<string, number>();
   const increment = (counts: Map<string, number>, method: string) => counts.set(method, (counts.get(method) ?? 0) + 1);
   // The returned server object; handlers read its `forced` field on every call.
   const control: { forced?: ForcedBehaviour } = {};
@@ -84,6 +91,7 @@ export async function startEchoServer(
           throw new ServiceError(request.failCode, request.failMessage);
         }
         if (index > 0 && request.delayMs > 0) await sleep(request.delayMs, undefined, { signal: context.signal });
+        increment(sent, context.method.name);
         yield reply(request, context, index);
       }
     },
@@ -103,6 +111,7 @@ export async function startEchoServer(
       let index = 0;
       for await (const request of requests) {
         await behave(request, context);
+        increment(sent, context.method.name);
         yield reply(request, context, index++);
       }
     },
@@ -112,9 +121,10 @@ export async function startEchoServer(
     services: [service],
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 0,
+    maxReceiveMessageBytes: options.maxReceiveMessageBytes,
     logger: createLogger(`echo-${name}`),
   });
-  return Object.defineProperties(Object.assign(server, { name, received, cancelled }), {
+  return Object.defineProperties(Object.assign(server, { name, received, cancelled, sent }), {
     forced: {
       get: () => control.forced,
       set: (value: ForcedBehaviour | undefined) => {
