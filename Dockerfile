@@ -10,4 +10,4 @@ RUN npm ci --no-audit --no-fund \
  && chown -R node:node /app
 USER node
 EXPOSE 15000 15090
-CMD ["node", "sidecar/bin/mesh-sidecar.js", "--help"]
+CMD ["node", "--max-semi-space-size=4", "sidecar/bin/mesh-sidecar.js", "--help"]

@@ -13,6 +13,7 @@ import { DEMO_PRODUCTS } from "@mesh/inventory";
 import { applyIntentions, type LocalMesh, type ManagedProcess, startLocalMesh, startProcess } from "@mesh/local";
 import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import { sidecarProcessArgs } from "@mesh/sidecar";
 import { checkInvariants, type InvariantReport } from "../test/shop/invariants.ts";
 import { LOAD_PRODUCT } from "./mixed-load.ts";
 import { waitForPort } from "./process-probes.ts";
@@ -67,7 +68,7 @@ async function startClientSidecar(mesh: LocalMesh, dataDir: string) {
   const sidecar = startProcess(
     "client sidecar",
     process.execPath,
-    [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", path],
+    sidecarProcessArgs(path),
     { LOG_LEVEL: "error" },
     (line) => process.stderr.write(`${line}\n`),
   );

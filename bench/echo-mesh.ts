@@ -13,6 +13,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { findExecutable, freePort } from "@mesh/embedded";
 import { descriptorSet } from "@mesh/kit";
 import { EchoRequestSchema, EchoService, file_mesh_echo_v1_echo } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { SIDECAR_NODE_FLAGS } from "@mesh/sidecar";
 import { waitForPort } from "./process-probes.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -73,7 +74,7 @@ export async function startSidecar(
   const proc = pinned(
     name,
     process.execPath,
-    [...(options.nodeArgs ?? []), entry, "--config", path],
+    [...SIDECAR_NODE_FLAGS, ...(options.nodeArgs ?? []), entry, "--config", path],
     options.env ?? {},
   );
   await waitForPort(listens);

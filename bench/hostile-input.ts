@@ -20,6 +20,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { freePort } from "@mesh/embedded";
 import { startEchoServer, steadyLoad } from "@mesh/kit/testing";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { sidecarProcessArgs } from "@mesh/sidecar";
 import { HANDSHAKE_TIMEOUT_MS, runTlsCases, stalledClosedInTime, tlsPassed, tlsReport } from "./hostile-tls.ts";
 import { mutatedConversation } from "./mutated-frames.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
@@ -93,7 +94,7 @@ async function main() {
         admin: { listen: `127.0.0.1:${admin}` },
       }),
     );
-    const sidecar = spawn(process.execPath, [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", config], {
+    const sidecar = spawn(process.execPath, sidecarProcessArgs(config), {
       stdio: "ignore",
       env: { ...process.env, LOG_LEVEL: "silent" },
     });

@@ -14,6 +14,7 @@ import { createTestAuthority } from "@mesh/consul-dev";
 import { freePort } from "@mesh/embedded";
 import { steadyLoad } from "@mesh/kit/testing";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
+import { sidecarProcessArgs } from "@mesh/sidecar";
 import { agentLeaf, eventually, putIntention, startMeshConsul } from "../sidecar/test/mesh-tls.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
 import { seededBytes } from "./seeded-bytes.ts";
@@ -227,7 +228,7 @@ async function stallHandshakes(
 }
 
 function startSidecarProcess(config: string): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", config], {
+  return spawn(process.execPath, sidecarProcessArgs(config), {
     stdio: "ignore",
     env: { ...process.env, LOG_LEVEL: "silent" },
   });

@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { SIDECAR_NODE_FLAGS } from "../../sidecar/src/launch.ts";
 import { SHOP } from "../local/src/topology.ts";
 
 const here = import.meta.dirname;
@@ -167,7 +168,13 @@ for (const plan of SHOP) {
               {
                 name: "sidecar",
                 image: IMAGE,
-                command: ["node", "sidecar/bin/mesh-sidecar.js", "--config", "/etc/mesh/sidecar.yaml"],
+                command: [
+                  "node",
+                  ...SIDECAR_NODE_FLAGS,
+                  "sidecar/bin/mesh-sidecar.js",
+                  "--config",
+                  "/etc/mesh/sidecar.yaml",
+                ],
                 env: consulEnv,
                 ports,
                 readinessProbe: { httpGet: { path: "/readyz", port: "health" }, periodSeconds: 5 },

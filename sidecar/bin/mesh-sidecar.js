@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // The sidecar runs from its bundle (sidecar/dist, built by `npm install`/`npm ci` and by `npm test`): no TypeScript
 // loader in production, so a process starts faster and stays smaller.
 import { existsSync } from "node:fs";

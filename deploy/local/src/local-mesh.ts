@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { type RunningConsulDev, startConsulDev } from "@mesh/consul-dev";
 import { freePort, type RunningNatsServer, type RunningPostgres, startNatsServer, startPostgres } from "@mesh/embedded";
+import { sidecarProcessArgs } from "@mesh/sidecar";
 import { paymentCardKey } from "./card-key.ts";
 import { type ManagedProcess, startProcess } from "./child-process.ts";
 import { applyIntentions, meshIntentions } from "./intentions.ts";
@@ -204,7 +205,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
           startProcess(
             `${name} sidecar`,
             node,
-            [join(ROOT, "sidecar/bin/mesh-sidecar.js"), "--config", configPath],
+            sidecarProcessArgs(configPath),
             { LOG_LEVEL: options.logLevel },
             options.write,
           );

@@ -46,6 +46,11 @@ export interface ConnectionOptions {
 
 const EMPTY = Buffer.alloc(0);
 const CONTROL_WINDOW_MS = 1000;
+/**
+ * A batch up to this size is copied into one buffer and written once: copying a few KiB costs less than a write
+ * request per frame head and header block. Larger batches (big DATA payloads) go out as slices in one writev.
+ */
+const COALESCE_BYTES = 16 * 1024;
 /** A peer that never closes after our GOAWAY is cut off after this long. */
 const LINGER_MS = 1000;
 
@@ -216,10 +221,16 @@ export class Connection implements FrameHandler, StreamOwner {
       out.length = 0;
       return;
     }
-    this.socket.cork();
-    for (let i = 0; i < out.length; i++) this.socket.write(out[i] as Buffer);
+    let bytes = 0;
+    for (let i = 0; i < out.length; i++) bytes += (out[i] as Buffer).length;
+    if (out.length === 1 || bytes > COALESCE_BYTES) {
+      this.socket.cork();
+      for (let i = 0; i < out.length; i++) this.socket.write(out[i] as Buffer);
+      this.socket.uncork();
+    } else {
+      this.socket.write(Buffer.concat(out, bytes));
+    }
     out.length = 0;
-    this.socket.uncork();
   };
 
   sendHeaders(stream: H2Stream, headers: HeaderList, endStream: boolean): void {
