@@ -264,7 +264,7 @@ async function main() {
     const load = await h2load(outListen, body, h2loadArgs(LOAD.calls), join(work, "measured.log"));
     const readings = await signal(sidecars);
     const errors = await grpcErrors(outAdmin);
-    if (warm.failures || load.failures || load.requests !== LOAD.calls || errors) {
+    if (warm.failures || load.failures || load.requests !== LOAD.calls || errors !== "0") {
       throw new Error(
         `calls failed: ${warm.failures + load.failures} HTTP failures, ${load.requests} of ${LOAD.calls} succeeded, ` +
           `${errors} gRPC errors`,

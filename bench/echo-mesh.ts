@@ -14,6 +14,7 @@ import { findExecutable, freePort } from "@mesh/embedded";
 import { descriptorSet } from "@mesh/kit";
 import { EchoRequestSchema, EchoService, file_mesh_echo_v1_echo } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { SIDECAR_NODE_FLAGS } from "@mesh/sidecar";
+import { Status, statusName } from "../sidecar/src/grpc/status.ts";
 import { waitForPort } from "./process-probes.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -190,14 +191,20 @@ export async function h2load(entry: string, body: string, args: string[], log: s
   };
 }
 
-/** h2load sees HTTP statuses only; the sidecar's own metrics tell which gRPC status each call got. */
-export async function grpcErrors(admin: string): Promise<number> {
+/**
+ * h2load sees HTTP statuses only; the sidecar's own metrics tell which gRPC status each call got. Returns the non-OK
+ * statuses (CANCELLED aside: h2load cancels its last calls) as a count with their names, for example `2 (UNAVAILABLE)`.
+ */
+export async function grpcErrors(admin: string): Promise<string> {
   const metrics = await (await fetch(`http://${admin}/metrics`)).text();
-  let errors = 0;
+  const byName = new Map<string, number>();
   for (const match of metrics.matchAll(/^mesh_requests_total\{[^}]*code="(\d+)"\} (\d+)$/gm)) {
-    if (match[1] !== "0" && match[1] !== "1") errors += Number(match[2]);
+    const code = Number(match[1]);
+    if (code === Status.OK || code === Status.CANCELLED) continue;
+    byName.set(statusName(code), (byName.get(statusName(code)) ?? 0) + Number(match[2]));
   }
-  return errors;
+  const total = [...byName.values()].reduce((sum, count) => sum + count, 0);
+  return total === 0 ? "0" : `${total} (${[...byName].map(([name, count]) => `${name} ${count}`).join(", ")})`;
 }
 
 /** Fails the run when a plaintext sidecar would in fact run with mesh TLS. */

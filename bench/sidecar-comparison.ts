@@ -142,7 +142,7 @@ interface Row {
   rssAfterThroughput: number | undefined;
   failures: number;
   /** Calls answered with a gRPC status other than OK, and CANCELLED (h2load cancels its last calls at the end). */
-  grpcErrors: number | undefined;
+  grpcErrors: string | undefined;
 }
 
 async function measure(topology: Topology, work: string, body: string): Promise<Row> {
