@@ -14,7 +14,7 @@ import { findExecutable, freePort } from "@mesh/embedded";
 import { descriptorSet } from "@mesh/kit";
 import { EchoRequestSchema, EchoService, file_mesh_echo_v1_echo } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { SIDECAR_NODE_FLAGS } from "@mesh/sidecar";
-import { Status, statusName } from "../sidecar/src/grpc/status.ts";
+import { statusName } from "../sidecar/src/grpc/status.ts";
 import { waitForPort } from "./process-probes.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -191,20 +191,29 @@ export async function h2load(entry: string, body: string, args: string[], log: s
   };
 }
 
-/**
- * h2load sees HTTP statuses only; the sidecar's own metrics tell which gRPC status each call got. Returns the non-OK
- * statuses (CANCELLED aside: h2load cancels its last calls) as a count with their names, for example `2 (UNAVAILABLE)`.
- */
-export async function grpcErrors(admin: string): Promise<string> {
+/** Completed calls by gRPC status name, from a sidecar's metrics. */
+export async function grpcStatuses(admin: string): Promise<Map<string, number>> {
   const metrics = await (await fetch(`http://${admin}/metrics`)).text();
   const byName = new Map<string, number>();
   for (const match of metrics.matchAll(/^mesh_requests_total\{[^}]*code="(\d+)"\} (\d+)$/gm)) {
-    const code = Number(match[1]);
-    if (code === Status.OK || code === Status.CANCELLED) continue;
-    byName.set(statusName(code), (byName.get(statusName(code)) ?? 0) + Number(match[2]));
+    const name = statusName(Number(match[1]));
+    byName.set(name, (byName.get(name) ?? 0) + Number(match[2]));
   }
-  const total = [...byName.values()].reduce((sum, count) => sum + count, 0);
-  return total === 0 ? "0" : `${total} (${[...byName].map(([name, count]) => `${name} ${count}`).join(", ")})`;
+  return byName;
+}
+
+/**
+ * h2load sees HTTP statuses only; the sidecar's own metrics tell which gRPC status each call got. The non-OK statuses
+ * since `before` (CANCELLED aside: h2load cancels its last calls), as a count with their names: `2 (UNAVAILABLE 2)`.
+ */
+export async function grpcErrors(admin: string, before = new Map<string, number>()): Promise<string> {
+  const errors: [string, number][] = [];
+  for (const [name, count] of await grpcStatuses(admin)) {
+    const since = count - (before.get(name) ?? 0);
+    if (name !== "OK" && name !== "CANCELLED" && since > 0) errors.push([name, since]);
+  }
+  const total = errors.reduce((sum, [, count]) => sum + count, 0);
+  return total === 0 ? "0" : `${total} (${errors.map(([name, count]) => `${name} ${count}`).join(", ")})`;
 }
 
 /** Fails the run when a plaintext sidecar would in fact run with mesh TLS. */

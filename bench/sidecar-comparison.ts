@@ -19,6 +19,7 @@ import {
   checkEcho,
   checkPlaintext,
   grpcErrors,
+  grpcStatuses,
   h2load,
   LOAD_CPU,
   PATH,
@@ -149,6 +150,8 @@ async function measure(topology: Topology, work: string, body: string): Promise<
   const entry = topology.entry;
   // Correctness first: a real gRPC client must get the right answer through this path.
   await checkEcho(topology.name, entry);
+  // Calls made while waiting for the path to be ready (discovery) do not count against the run.
+  const statusesBefore = topology.admin ? await grpcStatuses(topology.admin) : undefined;
 
   const fixed = await h2load(
     entry,
@@ -201,7 +204,7 @@ async function measure(topology: Topology, work: string, body: string): Promise<
     rssAtFixedRate: rssAtFixedRate.length ? Math.max(...rssAtFixedRate) : undefined,
     rssAfterThroughput: rssAfterThroughput.length ? Math.max(...rssAfterThroughput) : undefined,
     failures: throughput.failures + fixed.failures,
-    grpcErrors: topology.admin ? await grpcErrors(topology.admin) : undefined,
+    grpcErrors: topology.admin ? await grpcErrors(topology.admin, statusesBefore) : undefined,
   };
 }
 
