@@ -43,7 +43,7 @@ export interface PipelineDeps {
 export async function proxyOutbound(outbound: OutboundCall, deps: PipelineDeps): Promise<number> {
   const { call, cluster, policy, request } = outbound;
   const deadline = new Deadline(request.timeoutMs, policy.timeoutMs);
-  const stopDeadline = enforceDeadline(call, deadline, `upstream ${cluster.name}`);
+  const deadlineTimer = enforceDeadline(call, deadline, `upstream ${cluster.name}`);
   try {
     const fault = chooseFault(policy.faults);
     if (fault?.delayMs) {
@@ -60,7 +60,7 @@ export async function proxyOutbound(outbound: OutboundCall, deps: PipelineDeps):
   } catch (error) {
     return failure(outbound, error, call.abandoned, deps);
   } finally {
-    stopDeadline();
+    clearTimeout(deadlineTimer);
   }
 }
 

@@ -48,9 +48,14 @@ function statusOf(trailers: HeaderList): { code: number; message: string } {
   };
 }
 
+/** Told once how an attempt ended. */
+export interface AttemptListener {
+  attemptDone(result: AttemptResult): void;
+}
+
 /**
  * One attempt at an upstream endpoint: the upstream stream's handler, the call's request sink and its response
- * source. A plain state machine driven by stream events, settled once through `resolve`.
+ * source. A plain state machine driven by stream events, settled once to its listener.
  */
 class Attempt implements StreamHandler, RequestSink, ResponseSource {
   private stream: H2Stream | undefined;
@@ -63,7 +68,7 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
 
   constructor(
     private readonly request: AttemptRequest,
-    private readonly resolve: (result: AttemptResult) => void,
+    private readonly listener: AttemptListener,
   ) {}
 
   start(): void {
@@ -205,11 +210,16 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
     if (this.settled) return;
     this.settled = true;
     this.request.call.detach(this);
-    this.resolve(result);
+    this.listener.attemptDone(result);
   }
 }
 
-/** Sends the call to one upstream endpoint and relays the response, until it ends, fails or is abandoned. */
+/** Sends the call to one upstream endpoint and relays the response; `listener` hears how it ended. */
+export function startAttempt(request: AttemptRequest, listener: AttemptListener): void {
+  new Attempt(request, listener).start();
+}
+
+/** The promise form of startAttempt. */
 export function runAttempt(request: AttemptRequest): Promise<AttemptResult> {
-  return new Promise((resolve) => new Attempt(request, resolve).start());
+  return new Promise((resolve) => startAttempt(request, { attemptDone: resolve }));
 }

@@ -38,6 +38,8 @@ export class DownstreamCall implements StreamHandler {
    */
   abandoned = false;
   private controller: AbortController | undefined;
+  /** Told when the call is abandoned while it waits with no attempt attached (in a queue). */
+  private waiter: { callAbandoned(): void } | undefined;
   /** The caller reset or abandoned the call. */
   callerCancelled = false;
   private readonly buffered: Buffer[] = [];
@@ -76,6 +78,12 @@ export class DownstreamCall implements StreamHandler {
     this.abandoned = true;
     this.controller?.abort();
     this.sink?.abandon();
+    this.waiter?.callAbandoned();
+  }
+
+  /** Watches for the call being abandoned while it waits (undefined stops watching). */
+  watch(waiter: { callAbandoned(): void } | undefined): void {
+    this.waiter = waiter;
   }
 
   /** Whether a new attempt can be given the whole request from the start. */

@@ -1,35 +1,85 @@
-import { BulkheadRejectedError, bulkhead, type BulkheadPolicy as CockatielBulkhead } from "cockatiel";
 import type { BulkheadPolicy } from "../config/schema.ts";
 
 /** Thrown when both the concurrency limit and the queue are full. */
 export class BulkheadFullError extends Error {}
 
-/** Caps the calls in flight to one upstream (cockatiel), with a bounded queue; overflow is refused at once. */
-export class Bulkhead {
-  private readonly policy: CockatielBulkhead;
+/** A call waiting for a slot: told when it has one. */
+export interface BulkheadWaiter {
+  admitted(): void;
+}
 
-  constructor(readonly config: BulkheadPolicy) {
-    this.policy = bulkhead(config.maxConcurrent, config.maxQueue);
-  }
+/**
+ * Caps the calls in flight to one upstream (or to the app), with a bounded queue; overflow is refused at once.
+ * Written here rather than taken from cockatiel: admission is a counter and a queue that a proxy checks on every
+ * call, synchronously, while cockatiel's bulkhead runs every call inside a chain of promises.
+ */
+export class Bulkhead {
+  private inFlight = 0;
+  private readonly waiting: BulkheadWaiter[] = [];
+
+  constructor(readonly config: BulkheadPolicy) {}
 
   get active(): number {
-    return this.config.maxConcurrent - this.policy.executionSlots;
+    return this.inFlight;
   }
 
   get queued(): number {
-    return this.config.maxQueue - this.policy.queueSlots;
+    return this.waiting.length;
   }
 
-  /**
-   * Runs a call within the limit. A call that has to queue leaves the queue when `waiter.signal` aborts; the signal is
-   * asked for only then, so a call that finds a free slot costs no AbortController.
-   */
-  async run<T>(call: () => Promise<T>, waiter: { readonly signal: AbortSignal }): Promise<T> {
-    try {
-      return await this.policy.execute(call, this.policy.executionSlots > 0 ? undefined : waiter.signal);
-    } catch (error) {
-      if (error instanceof BulkheadRejectedError) throw new BulkheadFullError("bulkhead full");
-      throw error;
-    }
+  /** Takes a slot if one is free; the caller must `leave()` once its call is done. */
+  tryEnter(): boolean {
+    if (this.inFlight >= this.config.maxConcurrent) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  /** Waits for a slot in turn: false when the queue is full. `admitted` runs with the slot taken. */
+  enqueue(waiter: BulkheadWaiter): boolean {
+    if (this.waiting.length >= this.config.maxQueue) return false;
+    this.waiting.push(waiter);
+    return true;
+  }
+
+  /** Gives up waiting (the caller went away or its deadline passed); false when it was not waiting. */
+  withdraw(waiter: BulkheadWaiter): boolean {
+    const index = this.waiting.indexOf(waiter);
+    if (index < 0) return false;
+    this.waiting.splice(index, 1);
+    return true;
+  }
+
+  /** Frees a slot, handing it to the longest waiter. */
+  leave(): void {
+    const next = this.waiting.shift();
+    if (next) next.admitted();
+    else this.inFlight--;
+  }
+
+  /** The promise form: runs `call` within the limit, or rejects with BulkheadFullError; `signal` withdraws a wait. */
+  run<T>(call: () => Promise<T>, waiter: { readonly signal: AbortSignal }): Promise<T> {
+    const release = (result: Promise<T>) => {
+      result.then(
+        () => this.leave(),
+        () => this.leave(),
+      );
+      return result;
+    };
+    if (this.tryEnter()) return release(call());
+    return new Promise<T>((resolve, reject) => {
+      const { signal } = waiter;
+      const queued: BulkheadWaiter = {
+        admitted: () => {
+          signal.removeEventListener("abort", onAbort);
+          release(call()).then(resolve, reject);
+        },
+      };
+      const onAbort = () => {
+        if (this.withdraw(queued)) reject(signal.reason);
+      };
+      if (signal.aborted) return reject(signal.reason);
+      if (!this.enqueue(queued)) return reject(new BulkheadFullError("bulkhead full"));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
   }
 }

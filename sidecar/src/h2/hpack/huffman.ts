@@ -101,6 +101,9 @@ export function huffmanEncodedLength(s: string): number {
   return (bits + 7) >>> 3;
 }
 
+/** Powers of two by table: `2 ** n` with a variable n is a call to pow() on every symbol. */
+const POW2 = Float64Array.from({ length: 41 }, (_, n) => 2 ** n);
+
 /** Appends the Huffman encoding of `s` (whose length `huffmanEncodedLength` gave) to `out`. */
 export function huffmanEncode(out: ByteWriter, s: string, encodedLength: number): void {
   out.reserve(encodedLength);
@@ -111,13 +114,14 @@ export function huffmanEncode(out: ByteWriter, s: string, encodedLength: number)
   for (let i = 0; i < s.length; i++) {
     const sym = s.charCodeAt(i) & 0xff;
     const len = HUFFMAN_LENGTHS[sym] ?? 0;
-    acc = acc * 2 ** len + (HUFFMAN_CODES[sym] ?? 0);
+    acc = acc * (POW2[len] as number) + (HUFFMAN_CODES[sym] ?? 0);
     bits += len;
     while (bits >= 8) {
       bits -= 8;
-      const hi = Math.floor(acc / 2 ** bits);
+      const scale = POW2[bits] as number;
+      const hi = Math.floor(acc / scale);
       buf[pos++] = hi;
-      acc -= hi * 2 ** bits;
+      acc -= hi * scale;
     }
   }
   if (bits > 0) buf[pos++] = ((acc << (8 - bits)) | (0xff >>> bits)) & 0xff;
