@@ -90,7 +90,7 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
   /** The caller went away, or the deadline passed, while the call waited in the queue. */
   callAbandoned(): void {
     if (!this.deps.limit.withdraw(this)) return;
-    this.finish(this.call.callerCancelled ? Status.CANCELLED : Status.DEADLINE_EXCEEDED);
+    this.finish(this.abandonedCode());
   }
 
   attemptDone(result: AttemptResult): void {
@@ -101,7 +101,11 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
       else if (result.uncommittedResponse) call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, 1));
       else call.fail(result.code, result.message);
     }
-    this.finish(result.code);
+    this.finish(result.cancelled ? this.abandonedCode() : result.code);
+  }
+
+  private abandonedCode(): number {
+    return this.call.callerCancelled ? Status.CANCELLED : Status.DEADLINE_EXCEEDED;
   }
 
   private finish(code: number): void {

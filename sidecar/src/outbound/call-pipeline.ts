@@ -1,20 +1,21 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
 import type { MeshMetrics } from "../admin/metrics.ts";
+import type { RouteStats } from "../admin/route-stats.ts";
 import type { MethodPolicy } from "../config/policy.ts";
 import type { Idempotency } from "../descriptors/method-catalog.ts";
 import { Deadline } from "../grpc/deadline.ts";
 import { Status } from "../grpc/status.ts";
 import { formatGrpcTimeout } from "../grpc/timeout.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
-import { type AttemptResult, runAttempt } from "../proxy/attempt.ts";
+import { type AttemptListener, type AttemptResult, startAttempt } from "../proxy/attempt.ts";
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
 import { type DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
 import type { GrpcRequest } from "../proxy/grpc-request.ts";
 import { aimRequest } from "../proxy/headers.ts";
+import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
-import { BulkheadFullError } from "../resilience/bulkhead.ts";
-import { CircuitOpenError } from "../resilience/circuit-breaker.ts";
-import { chooseFault } from "../resilience/fault-injection.ts";
+import type { BulkheadWaiter } from "../resilience/bulkhead.ts";
+import { chooseFault, type InjectedFault } from "../resilience/fault-injection.ts";
 import { backoffSchedule, retryReason } from "../resilience/retry.ts";
 import type { Cluster, Endpoint } from "./cluster.ts";
 
@@ -28,118 +29,237 @@ export interface OutboundCall {
   idempotency: Idempotency;
   /** Response bytes held until complete, so a retry stays possible (0 for streaming or unknown methods). */
   holdResponseBytes: number;
+  stats: RouteStats;
 }
 
 export interface PipelineDeps {
   pool: SessionPool;
   metrics: MeshMetrics;
+  inFlight: InFlight;
+  log: Logger;
+}
+
+/** What the call is waiting for when nothing upstream is in flight: a timer or a slot in the bulkhead. */
+type Waiting = "nothing" | "fault-delay" | "bulkhead" | "backoff";
+
+function afterFaultDelay(run: OutboundRun): void {
+  run.afterFaultDelay();
+}
+
+function afterBackoff(run: OutboundRun): void {
+  run.afterBackoff();
 }
 
 /**
- * The outbound call path: deadline, fault injection, bulkhead, then attempts, each through the circuit breaker to
- * an endpoint picked by the balancer, retried by the retry rules within the budget. Resolves with the gRPC status
- * the caller got.
+ * The outbound call path, as a state machine rather than a chain of promises (this runs for every call): deadline,
+ * fault injection, bulkhead, then attempts, each through the circuit breaker to an endpoint picked by the balancer,
+ * retried by the retry rules within the budget; then the answer and the call's statistics.
  */
-export async function proxyOutbound(outbound: OutboundCall, deps: PipelineDeps): Promise<number> {
-  const { call, cluster, policy, request } = outbound;
-  const deadline = new Deadline(request.timeoutMs, policy.timeoutMs);
-  const deadlineTimer = enforceDeadline(call, deadline, `upstream ${cluster.name}`);
-  try {
-    const fault = chooseFault(policy.faults);
-    if (fault?.delayMs) {
-      deps.metrics.faultInjected(cluster.name, request.method, "delay");
-      await sleep(fault.delayMs, undefined, { signal: call.signal });
-    }
-    if (fault?.abort) {
-      deps.metrics.faultInjected(cluster.name, request.method, "abort");
-      call.fail(fault.abort.code, `${fault.abort.message} (fault injected for upstream ${cluster.name})`);
-      return fault.abort.code;
-    }
-    const result = await cluster.bulkhead.run(() => attemptUntilDone(outbound, deadline, deps), call);
-    return result.code;
-  } catch (error) {
-    return failure(outbound, error, call.abandoned, deps);
-  } finally {
-    clearTimeout(deadlineTimer);
-  }
-}
-
-function failure({ call, cluster }: OutboundCall, error: unknown, aborted: boolean, deps: PipelineDeps): number {
-  if (error instanceof BulkheadFullError) {
-    deps.metrics.bulkheadRejected("outbound", cluster.name);
-    const { maxConcurrent, maxQueue } = cluster.bulkhead.config;
-    const message = `upstream ${cluster.name}: too many concurrent calls (bulkhead: ${maxConcurrent} in flight and ${maxQueue} queued)`;
-    call.fail(Status.RESOURCE_EXHAUSTED, message);
-    return Status.RESOURCE_EXHAUSTED;
-  }
-  if (!aborted) {
-    call.fail(Status.INTERNAL, `sidecar error calling upstream ${cluster.name}: ${(error as Error).message}`);
-    return Status.INTERNAL;
-  }
-  // The deadline passed (the deadline timer has answered) or the caller cancelled while waiting.
-  return call.callerCancelled ? Status.CANCELLED : Status.DEADLINE_EXCEEDED;
-}
-
-async function attemptUntilDone(
-  outbound: OutboundCall,
-  deadline: Deadline,
-  deps: PipelineDeps,
-): Promise<AttemptResult> {
-  const { call, cluster, policy, request } = outbound;
-  cluster.budget.recordRequest();
+export class OutboundRun implements BulkheadWaiter, AttemptListener {
+  private readonly started = performance.now();
+  private readonly deadline: Deadline;
+  private readonly deadlineTimer: NodeJS.Timeout;
+  private fault: InjectedFault | undefined;
+  private waiting: Waiting = "nothing";
+  private waitTimer: NodeJS.Timeout | undefined;
+  private holdsSlot = false;
+  private attempt = 0;
+  private endpoint: Endpoint | undefined;
   // Made on the first retry: most calls take one attempt.
-  let tried: Set<Endpoint> | undefined;
-  let backoff: { next(): number } | undefined;
-  for (let attempt = 1; ; attempt++) {
-    const endpoint = cluster.pick(tried);
-    if (!endpoint) return answer(call, unavailable(`upstream ${cluster.name}: no endpoints available`), attempt);
-    let result: AttemptResult;
+  private tried: Set<Endpoint> | undefined;
+  private backoff: { next(): number } | undefined;
+  private done = false;
+
+  constructor(
+    private readonly outbound: OutboundCall,
+    private readonly deps: PipelineDeps,
+  ) {
+    const { call, cluster, policy, request } = outbound;
+    deps.inFlight.enter();
+    outbound.stats.started();
+    this.deadline = new Deadline(request.timeoutMs, policy.timeoutMs);
+    this.deadlineTimer = enforceDeadline(call, this.deadline, `upstream ${cluster.name}`);
+  }
+
+  start(): void {
     try {
-      result = await cluster.breaker.run(() => attemptOn(outbound, endpoint, attempt, deadline, deps));
+      const { cluster, policy, request } = this.outbound;
+      this.fault = chooseFault(policy.faults);
+      if (!this.fault?.delayMs) {
+        this.afterFaultDelay();
+        return;
+      }
+      this.deps.metrics.faultInjected(cluster.name, request.method, "delay");
+      this.wait("fault-delay", setTimeout(afterFaultDelay, this.fault.delayMs, this));
     } catch (error) {
-      if (!(error instanceof CircuitOpenError)) throw error;
-      deps.metrics.breakerRejected(cluster.name);
-      return answer(call, unavailable(`upstream ${cluster.name}: circuit breaker open, failing fast`), attempt);
+      this.crashed(error);
     }
+  }
+
+  afterFaultDelay(): void {
+    this.stopWaiting();
+    if (this.done) return;
+    const { call, cluster, request } = this.outbound;
+    const abort = this.fault?.abort;
+    if (abort) {
+      this.deps.metrics.faultInjected(cluster.name, request.method, "abort");
+      call.fail(abort.code, `${abort.message} (fault injected for upstream ${cluster.name})`);
+      this.end(abort.code);
+      return;
+    }
+    const { bulkhead } = cluster;
+    if (bulkhead.tryEnter()) {
+      this.admitted();
+      return;
+    }
+    if (bulkhead.enqueue(this)) {
+      this.wait("bulkhead");
+      return;
+    }
+    this.deps.metrics.bulkheadRejected("outbound", cluster.name);
+    const { maxConcurrent, maxQueue } = bulkhead.config;
+    call.fail(
+      Status.RESOURCE_EXHAUSTED,
+      `upstream ${cluster.name}: too many concurrent calls (bulkhead: ${maxConcurrent} in flight and ${maxQueue} queued)`,
+    );
+    this.end(Status.RESOURCE_EXHAUSTED);
+  }
+
+  /** A slot in the upstream's bulkhead is ours. */
+  admitted(): void {
+    this.stopWaiting();
+    this.holdsSlot = true;
+    this.outbound.cluster.budget.recordRequest();
+    this.nextAttemptSafely();
+  }
+
+  afterBackoff(): void {
+    this.stopWaiting();
+    if (this.done) return;
+    this.nextAttemptSafely();
+  }
+
+  private nextAttemptSafely(): void {
+    try {
+      this.nextAttempt();
+    } catch (error) {
+      this.crashed(error);
+    }
+  }
+
+  /** A bug, not an upstream's failure: the caller gets INTERNAL with the reason, and the sidecar carries on. */
+  private crashed(error: unknown): void {
+    const { call, cluster, request } = this.outbound;
+    this.deps.log.error({ err: error, path: request.path }, "call failed unexpectedly");
+    call.fail(Status.INTERNAL, `sidecar error calling upstream ${cluster.name}: ${(error as Error).message}`);
+    this.end(Status.INTERNAL);
+  }
+
+  /** The caller went away, or the deadline passed (its timer answered the caller), while the call waited. */
+  callAbandoned(): void {
+    const waiting = this.waiting;
+    if (waiting === "bulkhead" && !this.outbound.cluster.bulkhead.withdraw(this)) return;
+    this.stopWaiting();
+    if (waiting !== "nothing") this.end(this.abandonedCode());
+  }
+
+  private nextAttempt(): void {
+    const { call, cluster } = this.outbound;
+    const attempt = ++this.attempt;
+    const endpoint = cluster.pick(this.tried);
+    if (!endpoint) {
+      this.answer(unavailable(`upstream ${cluster.name}: no endpoints available`));
+      return;
+    }
+    if (!cluster.breaker.tryPass()) {
+      this.deps.metrics.breakerRejected(cluster.name);
+      this.answer(unavailable(`upstream ${cluster.name}: circuit breaker open, failing fast`));
+      return;
+    }
+    this.endpoint = endpoint;
+    endpoint.outstanding++;
+    startAttempt(
+      {
+        call,
+        connection: this.deps.pool.get(endpoint.address, cluster.name),
+        headers: aimRequest(this.outbound.headers, endpoint.address, formatGrpcTimeout(this.deadline.remainingMs())),
+        target: `${cluster.name} (${endpoint.address})`,
+        attempts: attempt,
+        holdResponseBytes: this.outbound.holdResponseBytes,
+      },
+      this,
+    );
+  }
+
+  attemptDone(result: AttemptResult): void {
+    const { call, cluster, policy, request } = this.outbound;
+    const endpoint = this.endpoint as Endpoint;
+    endpoint.outstanding--;
+    cluster.breaker.record(result);
     cluster.record(endpoint, result);
     const reason = retryReason(result, {
       policy: policy.retry,
-      idempotency: outbound.idempotency,
-      attempts: attempt,
+      idempotency: this.outbound.idempotency,
+      attempts: this.attempt,
       canReplay: call.canReplay,
     });
-    if (!reason || deadline.expired()) return answer(call, result, attempt);
-    if (!cluster.budget.tryAcquireRetry()) {
-      deps.metrics.retryBudgetExhausted(cluster.name);
-      return answer(call, result, attempt);
+    if (!reason || this.deadline.expired()) {
+      this.answer(result);
+      return;
     }
-    deps.metrics.retried(cluster.name, request.method, reason);
-    tried ??= new Set();
-    tried.add(endpoint);
-    backoff ??= backoffSchedule(policy.retry);
-    await sleep(backoff.next(), undefined, { signal: call.signal });
+    if (!cluster.budget.tryAcquireRetry()) {
+      this.deps.metrics.retryBudgetExhausted(cluster.name);
+      this.answer(result);
+      return;
+    }
+    this.deps.metrics.retried(cluster.name, request.method, reason);
+    this.tried ??= new Set();
+    this.tried.add(endpoint);
+    this.backoff ??= backoffSchedule(policy.retry);
+    this.wait("backoff", setTimeout(afterBackoff, this.backoff.next(), this));
   }
-}
 
-async function attemptOn(
-  { call, cluster, headers, holdResponseBytes }: OutboundCall,
-  endpoint: Endpoint,
-  attempt: number,
-  deadline: Deadline,
-  deps: PipelineDeps,
-): Promise<AttemptResult> {
-  endpoint.outstanding++;
-  try {
-    return await runAttempt({
-      call,
-      connection: deps.pool.get(endpoint.address, cluster.name),
-      headers: aimRequest(headers, endpoint.address, formatGrpcTimeout(deadline.remainingMs())),
-      target: `${cluster.name} (${endpoint.address})`,
-      attempts: attempt,
-      holdResponseBytes,
-    });
-  } finally {
-    endpoint.outstanding--;
+  /** Gives the caller the final answer of a call that did not commit: the upstream's own, or the proxy's. */
+  private answer(result: AttemptResult): void {
+    const { call } = this.outbound;
+    if (result.cancelled) {
+      this.end(this.abandonedCode());
+      return;
+    }
+    if (!result.committed) {
+      if (result.uncommittedResponse)
+        call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, this.attempt));
+      else call.fail(result.code, result.message, this.attempt);
+    }
+    this.end(result.code);
+  }
+
+  private abandonedCode(): number {
+    return this.outbound.call.callerCancelled ? Status.CANCELLED : Status.DEADLINE_EXCEEDED;
+  }
+
+  private wait(what: Waiting, timer?: NodeJS.Timeout): void {
+    this.waiting = what;
+    this.waitTimer = timer;
+    const { call } = this.outbound;
+    call.watch(this);
+    if (call.abandoned) this.callAbandoned();
+  }
+
+  private stopWaiting(): void {
+    if (this.waiting === "nothing") return;
+    this.waiting = "nothing";
+    clearTimeout(this.waitTimer);
+    this.outbound.call.watch(undefined);
+  }
+
+  private end(code: number): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.deadlineTimer);
+    if (this.holdsSlot) this.outbound.cluster.bulkhead.leave();
+    this.outbound.stats.finished(code, (performance.now() - this.started) / 1000);
+    this.deps.inFlight.leave();
   }
 }
 
@@ -152,12 +272,4 @@ function unavailable(message: string): AttemptResult {
     transportFailure: false,
     cancelled: false,
   };
-}
-
-/** Gives the caller the final answer of a call that did not commit: the upstream's own, or the proxy's. */
-function answer(call: DownstreamCall, result: AttemptResult, attempts: number): AttemptResult {
-  if (result.committed || result.cancelled) return result;
-  if (result.uncommittedResponse) call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, attempts));
-  else call.fail(result.code, result.message, attempts);
-  return result;
 }

@@ -7,14 +7,13 @@ import type { Idempotency, MethodCatalog } from "../descriptors/method-catalog.t
 import { Status } from "../grpc/status.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
 import type { H2Stream } from "../h2/proto/index.ts";
-import { trackCall } from "../proxy/call-tracking.ts";
 import { DownstreamCall } from "../proxy/downstream-call.ts";
 import { type GrpcRequest, isProblem, readGrpcRequest, rejectRequest } from "../proxy/grpc-request.ts";
 import { createH2Server, type H2Server } from "../proxy/h2-server.ts";
 import { forwardedRequest } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
-import { proxyOutbound } from "./call-pipeline.ts";
+import { OutboundRun } from "./call-pipeline.ts";
 import type { Cluster } from "./cluster.ts";
 import type { Router } from "./router.ts";
 
@@ -83,7 +82,7 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
       idempotency: route.idempotency,
       holdResponseBytes: route.holdResponseBytes,
     };
-    trackCall(deps, route.metrics, request.path, proxyOutbound(outbound, deps));
+    new OutboundRun({ ...outbound, stats: route.metrics }, deps).start();
   };
 
   return createH2Server({
