@@ -409,7 +409,9 @@ async function main() {
       table(rows),
       "",
     ].join("\n");
-    await publishReport("sidecar-comparison", report, !quick);
+    // One results file per Node major version (Node 20 keeps the plain name), so a run on another Node keeps both.
+    const major = process.versions.node.split(".")[0];
+    await publishReport(major === "20" ? "sidecar-comparison" : `sidecar-comparison-node${major}`, report, !quick);
   } finally {
     await stopAll(procs);
     for (const stop of stops) await stop();
