@@ -119,6 +119,17 @@ interface GrpcJsEcho {
   close(): void;
 }
 
+/** Reads one message of a FLOW-sized Expand, waits until the app stops producing, then reads the rest. */
+async function readAfterPause(iterator: AsyncIterator<EchoResponse>, sentBefore: number) {
+  const received = [((await iterator.next()).value as EchoResponse).index];
+  const produced = await appStalled("Expand", sentBefore);
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    expect(next.value.payload.length).toBe(FLOW.size);
+    received.push(next.value.index);
+  }
+  expectBackpressure(produced, received);
+}
+
 function grpcJsClient(address: string): GrpcJsEcho {
   const Client = makeGenericClientConstructor(serviceDefinition(EchoService), "EchoService");
   return new Client(address, credentials.createInsecure(), {
@@ -213,14 +224,7 @@ describe.each(hops)("grpc-js through $hops", ({ address }) => {
   it("holds the app back while the reader pauses, then delivers every message", async () => {
     const before = appCounters("Expand");
     const stream = client.expand({ repeat: FLOW.count, responseSize: FLOW.size }, new Metadata(), deadlineIn(15_000));
-    const iterator = (stream as AsyncIterable<EchoResponse>)[Symbol.asyncIterator]();
-    const received = [((await iterator.next()).value as EchoResponse).index];
-    const produced = await appStalled("Expand", before.sent);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      expect(next.value.payload.length).toBe(FLOW.size);
-      received.push(next.value.index);
-    }
-    expectBackpressure(produced, received);
+    await readAfterPause((stream as AsyncIterable<EchoResponse>)[Symbol.asyncIterator](), before.sent);
   });
 
   it("cancels a server stream, a bidi stream and a client stream mid-call; the app sees each cancelled", async () => {
@@ -370,13 +374,7 @@ describe.each(hops)("connect-node through $hops", ({ address }) => {
     const iterator = echo
       .expand({ repeat: FLOW.count, responseSize: FLOW.size }, { timeoutMs: 15_000 })
       [Symbol.asyncIterator]();
-    const received = [((await iterator.next()).value as EchoResponse).index];
-    const produced = await appStalled("Expand", before.sent);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      expect(next.value.payload.length).toBe(FLOW.size);
-      received.push(next.value.index);
-    }
-    expectBackpressure(produced, received);
+    await readAfterPause(iterator, before.sent);
   });
 
   it("cancels a server stream, a bidi stream and a client stream mid-call; the app sees each cancelled", async () => {
