@@ -94,6 +94,8 @@ export function createH2Server(options: H2ServerOptions): H2Server {
 
   const net = createNetServer((socket: Socket) => {
     socket.on("error", () => {});
+    // Here, on the TCP socket: a TLS socket on top cannot switch Nagle's algorithm off for it.
+    socket.setNoDelay(true);
     socket.setTimeout(secure?.handshakeTimeoutMs ?? options.idleTimeoutMs, () => {
       secure?.onRefused("silent", "sent nothing within the handshake timeout");
       socket.destroy();
