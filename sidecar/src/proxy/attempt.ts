@@ -218,8 +218,3 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
 export function startAttempt(request: AttemptRequest, listener: AttemptListener): void {
   new Attempt(request, listener).start();
 }
-
-/** The promise form of startAttempt. */
-export function runAttempt(request: AttemptRequest): Promise<AttemptResult> {
-  return new Promise((resolve) => startAttempt(request, { attemptDone: resolve }));
-}

@@ -30,13 +30,6 @@ export function responseHeaders(status: number): HeaderList {
   return list;
 }
 
-/** A copy of a list (the connection reuses the one it decodes into). */
-export function copyHeaders(from: HeaderList): HeaderList {
-  const list = new HeaderList();
-  for (let i = 0; i < from.length; i++) list.push(from.name(i), from.value(i), from.isNeverIndexed(i));
-  return list;
-}
-
 const AUTHORITY = 2;
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Bulkhead, BulkheadFullError } from "./bulkhead.ts";
+import { Bulkhead } from "./bulkhead.ts";
 
 const waiter = (log: string[], name: string) => ({ admitted: () => log.push(name) });
 
@@ -30,29 +30,5 @@ describe("Bulkhead", () => {
     expect(bulkhead.withdraw(gone)).toBe(false);
     bulkhead.leave();
     expect(log).toEqual(["stays"]);
-  });
-
-  it("in its promise form, releases the slot when the call settles and rejects a full queue", async () => {
-    const bulkhead = new Bulkhead({ maxConcurrent: 1, maxQueue: 0 });
-    const never = new AbortController();
-    let finish: (value: string) => void = () => {};
-    const first = bulkhead.run(() => new Promise<string>((resolve) => (finish = resolve)), never);
-    await expect(bulkhead.run(async () => "second", never)).rejects.toBeInstanceOf(BulkheadFullError);
-    finish("first");
-    expect(await first).toBe("first");
-    await Promise.resolve();
-    expect(await bulkhead.run(async () => "third", never)).toBe("third");
-  });
-
-  it("in its promise form, takes a queued call out when its signal aborts", async () => {
-    const bulkhead = new Bulkhead({ maxConcurrent: 1, maxQueue: 1 });
-    const never = new AbortController();
-    const caller = new AbortController();
-    void bulkhead.run(() => new Promise(() => {}), never);
-    const queued = bulkhead.run(async () => "ran", caller);
-    expect(bulkhead.queued).toBe(1);
-    caller.abort(new Error("gave up"));
-    await expect(queued).rejects.toThrow("gave up");
-    expect(bulkhead.queued).toBe(0);
   });
 });

@@ -1,8 +1,5 @@
 import type { BulkheadPolicy } from "../config/schema.ts";
 
-/** Thrown when both the concurrency limit and the queue are full. */
-export class BulkheadFullError extends Error {}
-
 /** A call waiting for a slot: told when it has one. */
 export interface BulkheadWaiter {
   admitted(): void;
@@ -54,32 +51,5 @@ export class Bulkhead {
     const next = this.waiting.shift();
     if (next) next.admitted();
     else this.inFlight--;
-  }
-
-  /** The promise form: runs `call` within the limit, or rejects with BulkheadFullError; `signal` withdraws a wait. */
-  run<T>(call: () => Promise<T>, waiter: { readonly signal: AbortSignal }): Promise<T> {
-    const release = (result: Promise<T>) => {
-      result.then(
-        () => this.leave(),
-        () => this.leave(),
-      );
-      return result;
-    };
-    if (this.tryEnter()) return release(call());
-    return new Promise<T>((resolve, reject) => {
-      const { signal } = waiter;
-      const queued: BulkheadWaiter = {
-        admitted: () => {
-          signal.removeEventListener("abort", onAbort);
-          release(call()).then(resolve, reject);
-        },
-      };
-      const onAbort = () => {
-        if (this.withdraw(queued)) reject(signal.reason);
-      };
-      if (signal.aborted) return reject(signal.reason);
-      if (!this.enqueue(queued)) return reject(new BulkheadFullError("bulkhead full"));
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
   }
 }

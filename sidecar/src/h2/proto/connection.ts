@@ -146,10 +146,6 @@ export class Connection implements FrameHandler, StreamOwner {
     return new Connection(socket, "client", options);
   }
 
-  get activeStreams(): number {
-    return this.streams.size;
-  }
-
   /** Whether a new stream can be opened on this connection now (client). */
   get canOpenStream(): boolean {
     return (
