@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -18,7 +18,6 @@ import { checkInvariants, type InvariantReport } from "../test/shop/invariants.t
 import { LOAD_PRODUCT } from "./mixed-load.ts";
 import { waitForPort } from "./process-probes.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
 export const REPLICAS = { order: 2, payment: 2, inventory: 2, gateway: 2 };
 
 export interface DrillMesh {

@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import { connect as connectHttp2, type SecureClientSessionOptions } from "node:http2";
 import { connect as connectTcp } from "node:net";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -19,7 +19,6 @@ import { agentLeaf, eventually, putIntention, startMeshConsul } from "../sidecar
 import { rssMiB, waitForPort } from "./process-probes.ts";
 import { seededBytes } from "./seeded-bytes.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const ECHO_SERVICE = "mesh.echo.v1.EchoService";
 export const HANDSHAKE_TIMEOUT_MS = 2000;
 

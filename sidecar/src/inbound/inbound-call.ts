@@ -41,7 +41,7 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
   constructor(
     private readonly deps: InboundCallDeps,
     private readonly call: DownstreamCall,
-    private readonly request: GrpcRequest,
+    request: GrpcRequest,
     /** The request as forwarded (see forwardedRequest). */
     private readonly headers: HeaderList,
     private readonly stats: RouteStats,
