@@ -45,12 +45,21 @@ export async function pinToLoadCpu() {
 }
 
 /** A server process pinned to the servers' CPU, its stderr passed on. */
+/** Every server process started here, so a run that fails half-way still stops them all (stopAll). */
+const started = new Set<Proc>();
+
+/**
+ * A server process pinned to the servers' CPU. Its stdout is dropped (an unread pipe would fill and stall it), its
+ * stderr passed on.
+ */
 export function pinned(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   const child = spawn("taskset", ["-c", SERVER_CPU, command, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
   });
-  return { name, child };
+  const proc = { name, child };
+  started.add(proc);
+  return proc;
 }
 
 export interface SidecarOptions {
@@ -136,9 +145,16 @@ export async function checkEcho(name: string, entry: string) {
 }
 
 /** SIGTERM to each process, then waits for all to exit. */
+/** Stops `procs`, and every other process started here that is still running (one a failed start left behind). */
 export async function stopAll(procs: Proc[]) {
-  for (const proc of procs) proc.child.kill("SIGTERM");
-  await Promise.all(procs.map((proc) => (proc.child.exitCode === null ? once(proc.child, "exit") : undefined)));
+  const all = new Set([...procs, ...started]);
+  started.clear();
+  for (const proc of all) proc.child.kill("SIGTERM");
+  await Promise.all(
+    [...all].map((proc) =>
+      proc.child.exitCode === null && proc.child.signalCode === null ? once(proc.child, "exit") : undefined,
+    ),
+  );
 }
 
 export interface LoadResult {
