@@ -81,8 +81,9 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
       policy: route.policy,
       idempotency: route.idempotency,
       holdResponseBytes: route.holdResponseBytes,
+      stats: route.metrics,
     };
-    new OutboundRun({ ...outbound, stats: route.metrics }, deps).start();
+    new OutboundRun(outbound, deps).start();
   };
 
   return createH2Server({
