@@ -108,6 +108,24 @@ describe("the local mesh", () => {
     expect(viaGrpc.order?.status).toBe(OrderStatus.PENDING);
   });
 
+  it("shows golden metrics per edge and per service with `mesh stat` while calls run", async () => {
+    const gateway = gatewayGrpc();
+    const load = steadyLoad(() => gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }));
+    const edges = await meshCli("stat", "--window", "2");
+    const services = await meshCli("stat", "--by", "service", "--window", "1");
+    const { failures } = await load.stop();
+    expect(failures).toBe(0);
+    expect(edges.stdout).toMatch(/^from\s+to\s+rps\s+success\s+p50\s+p95\s+p99/);
+    // Every ListProducts goes gateway -> inventory: a rate above zero, all of it successful, its latency measured.
+    const edge = edges.stdout.split("\n").find((line) => /^gateway\s+inventory\s/.test(line));
+    const [, , rps, success, p50, , p99] = edge?.split(/\s+/) ?? [];
+    expect(Number(rps)).toBeGreaterThan(0);
+    expect(success).toBe("100.0%");
+    expect(p50).toMatch(/^\d+\.\d+ms$/);
+    expect(p99).toMatch(/^\d+\.\d+ms$/);
+    expect(services.stdout).toMatch(/^inventory\s+[0-9.]*[1-9][0-9.]*\s+100\.0%/m);
+  }, 30_000);
+
   it("loses no idempotent call when one inventory instance is killed under load", async () => {
     const gateway = gatewayGrpc();
     const load = steadyLoad(() => gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }));

@@ -47,6 +47,13 @@ describe("admin endpoints", () => {
       /mesh_request_duration_seconds_bucket\{le="0\.005",direction="outbound",upstream="echo",method="Echo"\}/,
     );
     expect(metrics).toContain('mesh_circuit_breaker_state{upstream="echo"} 0');
+    // A later scrape counts on: the per-route counters are read afresh every time.
+    await echoClient(sidecar.outbound).echo({});
+    const again = await (await get("/metrics")).text();
+    expect(again).toContain('mesh_requests_total{direction="outbound",upstream="echo",method="Echo",code="0"} 2');
+    expect(again).toMatch(
+      /mesh_request_duration_seconds_count\{direction="outbound",upstream="echo",method="Echo"\} 3/,
+    );
   });
 
   it("shows clusters and the effective config", async () => {

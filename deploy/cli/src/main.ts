@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { call, DEFAULT_IDENTITY, saga, services, stats } from "./commands.ts";
 import { checkIntention, deleteIntention, listIntentions, setIntention } from "./intentions.ts";
+import { type StatView, stat } from "./stat.ts";
 
 const USAGE = `usage: mesh <command> [options]
 
@@ -12,6 +13,9 @@ const USAGE = `usage: mesh <command> [options]
   intentions delete <source> <destination>
   intentions check <source> <destination> [--method /pkg.Service/Method]
   stats                            each sidecar's upstreams: breaker, endpoints, calls in flight
+  stat [--by edge|method|service] [--window <seconds>]
+                                   request rate, success rate, p50/p95/p99 latency per caller -> callee edge
+                                   (default), per method of each edge, or per service, over a window (default 5 s)
   saga <orderId> [--to host:port]  an order's saga timeline
 
 Consul is found at CONSUL_HTTP_ADDR (default 127.0.0.1:8500), with CONSUL_HTTP_TOKEN if set.
@@ -41,6 +45,8 @@ async function run(argv: string[]): Promise<string> {
       method: { type: "string" },
       header: { type: "string", short: "H", multiple: true, default: [] },
       deadline: { type: "string" },
+      by: { type: "string", default: "edge" },
+      window: { type: "string", default: "5" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -51,6 +57,14 @@ async function run(argv: string[]): Promise<string> {
       return services();
     case "stats":
       return stats();
+    case "stat": {
+      const view = values.by as StatView;
+      if (!["edge", "method", "service"].includes(view))
+        throw new UsageError(`--by must be edge, method or service, got "${values.by}"`);
+      const windowSeconds = Number(values.window);
+      if (!(windowSeconds > 0)) throw new UsageError(`--window must be seconds, got "${values.window}"`);
+      return stat(view, windowSeconds);
+    }
     case "call": {
       const [method, json] = rest;
       if (!method) throw new UsageError("call needs <pkg.Service/Method>");

@@ -48,7 +48,7 @@ function table(mesh: LocalMesh): string {
     `       -d '{"requestId":"r-1","customerId":"alice","lines":[{"productId":"sku-mug","quantity":2}],"cardNumber":"4242424242424242","currency":"USD"}'`,
     `  curl -s -X POST ${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/GetOrderView -H 'content-type: application/json' -d '{"orderId":"<orderId>"}'`,
     `  curl -s ${mesh.consulUrl}/v1/health/service/inventory?passing`,
-    `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js services     (also: intentions, stats, saga <orderId>, call <pkg.Service/Method> <json>)`,
+    `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js services     (also: stat, stats, intentions, saga <orderId>, call <pkg.Service/Method> <json>)`,
     "",
     "Ctrl-C stops the mesh.",
     "",

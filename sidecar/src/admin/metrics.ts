@@ -98,8 +98,8 @@ export class MeshMetrics {
   constructor() {
     // Process and runtime metrics (CPU, resident memory, heap, event-loop lag, GC), prefixed like the rest.
     collectDefaultMetrics({ register: this.registry, prefix: "mesh_" });
-    this.registry.registerMetric(requestsMetric(this.routes.values()));
-    this.registry.registerMetric(durationMetric(this.routes.values()));
+    this.registry.registerMetric(requestsMetric(this.routes));
+    this.registry.registerMetric(durationMetric(this.routes));
   }
 
   /** One route's statistics, made on its first call: the route keeps them and each call updates them directly. */

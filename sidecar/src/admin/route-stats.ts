@@ -54,14 +54,14 @@ function scrapedMetric(name: string, help: string, type: "counter" | "histogram"
 }
 
 /** `mesh_requests_total`: completed calls by direction, upstream, method and gRPC status. */
-export function requestsMetric(routes: Iterable<RouteStats>): Metric {
+export function requestsMetric(routes: ReadonlyMap<string, RouteStats>): Metric {
   return scrapedMetric(
     "mesh_requests_total",
     "Calls completed, by direction, upstream, method and gRPC status",
     "counter",
     () => {
       const samples: Sample[] = [];
-      for (const route of routes) {
+      for (const route of routes.values()) {
         route.byCode.forEach((value, code) => {
           samples.push({ labels: { ...route.labels, code: String(code) }, value });
         });
@@ -72,11 +72,11 @@ export function requestsMetric(routes: Iterable<RouteStats>): Metric {
 }
 
 /** `mesh_request_duration_seconds`: latency as the caller sees it, by direction, upstream and method. */
-export function durationMetric(routes: Iterable<RouteStats>): Metric {
+export function durationMetric(routes: ReadonlyMap<string, RouteStats>): Metric {
   const name = "mesh_request_duration_seconds";
   return scrapedMetric(name, "Call latency as the caller sees it, retries and backoff included", "histogram", () => {
     const samples: Sample[] = [];
-    for (const route of routes) {
+    for (const route of routes.values()) {
       if (route.count === 0) continue;
       let cumulative = 0;
       LATENCY_BUCKETS.forEach((bound, i) => {
