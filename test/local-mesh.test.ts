@@ -126,6 +126,27 @@ describe("the local mesh", () => {
     expect(services.stdout).toMatch(/^inventory\s+[0-9.]*[1-9][0-9.]*\s+100\.0%/m);
   }, 30_000);
 
+  it("shows a failing provider in `mesh stat`: payment -> provider's success rate drops", async () => {
+    const provider = mesh.instances.find((each) => each.instance === "provider") as InstanceInfo;
+    await provider.restartApp({ PROVIDER_FAILURE_RATE: "1" });
+    try {
+      const placing = (async () => {
+        for (let i = 0; i < 8; i++) {
+          await json("PlaceOrder", orderRequest(`drill-${i}`, "sku-filter", 1));
+          await sleep(250);
+        }
+      })();
+      const during = await meshCli("stat", "--window", "3");
+      await placing;
+      const edge = during.stdout.split("\n").find((line) => /^payment\s+provider\s/.test(line));
+      const [, , rps, success] = edge?.split(/\s+/) ?? [];
+      expect(Number(rps)).toBeGreaterThan(0);
+      expect(Number.parseFloat(success ?? "100")).toBeLessThan(100);
+    } finally {
+      await provider.restartApp();
+    }
+  }, 60_000);
+
   it("loses no idempotent call when one inventory instance is killed under load", async () => {
     const gateway = gatewayGrpc();
     const load = steadyLoad(() => gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }));
