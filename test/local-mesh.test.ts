@@ -26,13 +26,19 @@ const output: string[] = [];
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "mesh-local-test-"));
-  mesh = await startLocalMesh({
-    dataDir,
-    reset: true,
-    gatewayPort: 0,
-    logLevel: "warn",
-    write: (line) => output.push(line),
-  });
+  try {
+    mesh = await startLocalMesh({
+      dataDir,
+      reset: true,
+      gatewayPort: 0,
+      logLevel: "warn",
+      write: (line) => output.push(line),
+    });
+  } catch (error) {
+    // The processes' own words say why one of them did not come up.
+    process.stderr.write(`${output.join("\n")}\n`);
+    throw error;
+  }
 }, 180_000);
 
 afterAll(async () => {
