@@ -1,9 +1,8 @@
 import { GrpcFrameMeter } from "../grpc/message-framing.ts";
-import { encodeGrpcMessage } from "../grpc/status.ts";
 import { ErrorCode } from "../h2/frame/index.ts";
 import { HeaderList } from "../h2/hpack/index.ts";
 import type { H2Stream, StreamHandler } from "../h2/proto/index.ts";
-import { headerValue, responseHeaders } from "./headers.ts";
+import { appendStatus, headerValue, responseHeaders, statusResponse } from "./headers.ts";
 
 /** Where request bytes go: the current attempt, which writes them to its upstream stream. */
 export interface RequestSink {
@@ -187,16 +186,13 @@ export class DownstreamCall implements StreamHandler {
    */
   fail(code: number, message: string, attempts = 1): void {
     if (this.finished) return;
-    const status = new HeaderList();
-    if (!this.committed) {
-      status.push(":status", "200");
-      status.push("content-type", "application/grpc");
-      if (attempts > 1) status.push("x-mesh-attempts", String(attempts));
+    if (this.committed) {
+      this.finish(appendStatus(new HeaderList(), code, message));
+      return;
     }
-    status.push("grpc-status", String(code));
-    status.push("grpc-message", encodeGrpcMessage(message));
-    if (this.committed) this.finish(status);
-    else this.respondTrailersOnly(status);
+    const answer = statusResponse(200, code, message);
+    if (attempts > 1) answer.push("x-mesh-attempts", String(attempts));
+    this.respondTrailersOnly(answer);
   }
 
   /**

@@ -1,8 +1,8 @@
-import { encodeGrpcMessage, Status } from "../grpc/status.ts";
+import { Status } from "../grpc/status.ts";
 import { parseGrpcTimeout } from "../grpc/timeout.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
 import type { H2Stream } from "../h2/proto/index.ts";
-import { headerValue, responseHeaders } from "./headers.ts";
+import { headerValue, statusResponse } from "./headers.ts";
 
 /** A well-formed gRPC request's routing facts. */
 export interface GrpcRequest {
@@ -75,9 +75,5 @@ export function isProblem(value: GrpcRequest | RequestProblem): value is Request
 /** Answers a request that cannot be proxied, with a gRPC status a gRPC client can read (trailers-only). */
 export function rejectRequest(stream: H2Stream, problem: RequestProblem): void {
   if (stream.closed || stream.headersSent) return;
-  const headers = responseHeaders(problem.httpStatus);
-  headers.push("content-type", "application/grpc");
-  headers.push("grpc-status", String(problem.code));
-  headers.push("grpc-message", encodeGrpcMessage(problem.message));
-  stream.respond(headers, true);
+  stream.respond(statusResponse(problem.httpStatus, problem.code, problem.message), true);
 }

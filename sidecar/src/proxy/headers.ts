@@ -1,3 +1,4 @@
+import { encodeGrpcMessage } from "../grpc/status.ts";
 import { HeaderList } from "../h2/hpack/index.ts";
 
 // Connection-specific headers are forbidden in HTTP/2 (RFC 9113, 8.2.2); pseudo-headers are rebuilt per hop.
@@ -21,6 +22,23 @@ export function appendEndToEnd(to: HeaderList, from: HeaderList, skip?: string):
     to.push(name, from.value(i), from.isNeverIndexed(i));
   }
   return to;
+}
+
+/**
+ * A trailers-only gRPC answer of the proxy's own: `:status`, content-type and the status, grpc-message
+ * percent-encoded.
+ */
+export function statusResponse(httpStatus: number, code: number, message: string): HeaderList {
+  const list = responseHeaders(httpStatus);
+  list.push("content-type", "application/grpc");
+  return appendStatus(list, code, message);
+}
+
+/** Appends a gRPC status (grpc-status, and grpc-message percent-encoded) to `list`. */
+export function appendStatus(list: HeaderList, code: number, message: string): HeaderList {
+  list.push("grpc-status", String(code));
+  list.push("grpc-message", encodeGrpcMessage(message));
+  return list;
 }
 
 /** A response header list that starts with `:status`. */

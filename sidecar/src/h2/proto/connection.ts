@@ -300,27 +300,29 @@ export class Connection implements FrameHandler, StreamOwner {
     this.endIfIdle();
   }
 
-  /** We sent END_STREAM: the stream closes if the peer has too; a server's finished answer ends the stream. */
+  /** We sent END_STREAM. */
   private endedLocally(stream: H2Stream): void {
     stream.localEnded = true;
-    if (stream.remoteEnded) {
-      stream.close("done", ErrorCode.NO_ERROR);
-    } else if (this.role === "server") {
-      // RFC 9113 8.1: the response is complete; tell the client to stop sending the rest of its request.
-      this.sendReset(stream, ErrorCode.NO_ERROR);
-      stream.close("done", ErrorCode.NO_ERROR);
-    }
+    this.closeIfOver(stream);
   }
 
+  /** The peer sent END_STREAM. */
   private endedRemotely(stream: H2Stream): void {
     stream.remoteEnded = true;
-    if (stream.localEnded) {
-      stream.close("done", ErrorCode.NO_ERROR);
-    } else if (this.role === "client") {
-      // The response is complete while the request is not: the server wants no more of it.
-      this.sendReset(stream, ErrorCode.CANCEL);
-      stream.close("done", ErrorCode.NO_ERROR);
+    this.closeIfOver(stream);
+  }
+
+  /**
+   * A stream is over once both sides ended it, or once the response is complete (RFC 9113 8.1): the rest of the
+   * request is then not wanted, and a reset says so (NO_ERROR from a server that answered, CANCEL from a client).
+   */
+  private closeIfOver(stream: H2Stream): void {
+    const responseComplete = this.role === "server" ? stream.localEnded : stream.remoteEnded;
+    if (!responseComplete) return;
+    if (!(stream.localEnded && stream.remoteEnded)) {
+      this.sendReset(stream, this.role === "server" ? ErrorCode.NO_ERROR : ErrorCode.CANCEL);
     }
+    stream.close("done", ErrorCode.NO_ERROR);
   }
 
   private endIfIdle(): void {
