@@ -3,6 +3,8 @@ import { pino } from "pino";
 import { loadConfig } from "./config/load.ts";
 import { MethodCatalog } from "./descriptors/method-catalog.ts";
 import { startSidecar } from "./sidecar.ts";
+import { startTracing } from "./tracing/start-tracing.ts";
+import { readTracingEnv, type TracingSettings } from "./tracing/tracing-env.ts";
 
 const USAGE = `usage: mesh-sidecar --config <file.yaml> [--check]
 
@@ -11,7 +13,10 @@ const USAGE = `usage: mesh-sidecar --config <file.yaml> [--check]
   --help, -h           show this help
 
 Signals: SIGTERM or SIGINT drain in-flight calls (up to drainTimeoutMs), then exit 0.
-Environment: LOG_LEVEL (default info).`;
+Environment: LOG_LEVEL (default info); CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN override the config's Consul.
+Tracing: on when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, unless
+OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none; OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG choose the
+sampler (default parentbased_always_on), OTEL_BSP_* tune the batching. Spans go out over OTLP/HTTP (protobuf).`;
 
 async function main(argv: string[]): Promise<number> {
   let values: { config?: string; check?: boolean; help?: boolean };
@@ -39,9 +44,11 @@ async function main(argv: string[]): Promise<number> {
   const log = pino({ name: "sidecar", level: process.env.LOG_LEVEL ?? "info" });
   let config: Awaited<ReturnType<typeof loadConfig>>;
   let catalog: MethodCatalog;
+  let tracing: TracingSettings | undefined;
   try {
     config = await loadConfig(values.config);
     catalog = await MethodCatalog.load(config.descriptors);
+    tracing = readTracingEnv(process.env);
   } catch (error) {
     console.error(`mesh-sidecar: ${(error as Error).message}`);
     return 1;
@@ -51,11 +58,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       `config ok: ${upstreams.length} upstream(s)${upstreams.length ? ` (${upstreams.join(", ")})` : ""}, ` +
         `${catalog.services.size} protobuf service(s) described, ` +
-        `mesh TLS ${config.tls.enabled ? `on (identity ${config.service}, intentions from Consul)` : "off"}\n`,
+        `mesh TLS ${config.tls.enabled ? `on (identity ${config.service}, intentions from Consul)` : "off"}, ` +
+        `tracing ${tracing ? "on" : "off"}\n`,
     );
     return 0;
   }
-  const sidecar = await startSidecar({ config, catalog, log });
+  const sidecar = await startSidecar({
+    config,
+    catalog,
+    log,
+    tracing: tracing && (await startTracing(tracing, { serviceName: `${config.service ?? "mesh"}-sidecar` })),
+  });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, "stopping");

@@ -23,6 +23,7 @@ import { InFlight } from "./proxy/in-flight.ts";
 import { SessionPool } from "./proxy/session-pool.ts";
 import { ConnectCredentials } from "./tls/connect-credentials.ts";
 import { MeshTls } from "./tls/mesh-tls.ts";
+import type { Tracing } from "./tracing/start-tracing.ts";
 
 export interface SidecarOptions {
   config: SidecarConfig;
@@ -30,6 +31,8 @@ export interface SidecarOptions {
   log: Logger;
   /** Default: the endpoints listed in the config. */
   endpoints?: EndpointSource;
+  /** Spans for every call (see tracing/); shut down with the sidecar. */
+  tracing?: Tracing;
 }
 
 export interface RunningSidecar {
@@ -113,6 +116,7 @@ function certsView(tls: MeshTls | undefined, intentions: IntentionWatch | undefi
 /** Starts the sidecar's listeners (inbound and outbound when configured, admin always). */
 export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
   const { config, catalog, log } = options;
+  const tracer = options.tracing?.tracer;
   const metrics = new MeshMetrics();
   const consul = config.consul && consulClient(config.consul);
   const watch = {
@@ -177,6 +181,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     h2Servers.forEach(goAway);
     await Promise.all(servers.map(closeServer));
     pool.close();
+    await options.tracing?.shutdown();
   };
   try {
     if (config.inbound) {
@@ -187,6 +192,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
         metrics,
         inFlight,
         log,
+        tracer,
         draining: () => draining,
         mesh:
           identity && intentions
@@ -209,7 +215,17 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       ports.inbound = await listen(inbound.net, config.inbound.listen);
     }
     if (config.outbound) {
-      const outbound = createOutboundListener({ config, router, clusters, catalog, pool, metrics, inFlight, log });
+      const outbound = createOutboundListener({
+        config,
+        router,
+        clusters,
+        catalog,
+        pool,
+        metrics,
+        inFlight,
+        log,
+        tracer,
+      });
       h2Servers.push(outbound);
       servers.push(outbound.net);
       ports.outbound = await listen(outbound.net, config.outbound.listen);
@@ -231,7 +247,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     servers.push(admin);
     ports.admin = await listen(admin, config.admin.listen);
     if (identity && inbound) {
-      const health = createHealthServer(readiness);
+      const health = createHealthServer(readiness, metrics);
       servers.push(health);
       ports.health = await listen(health, config.tls.healthListen ?? joinAddress(splitAddress(inbound.listen).host, 0));
     }

@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { parseConfig } from "../src/config/load.ts";
 import { MethodCatalog } from "../src/descriptors/method-catalog.ts";
-import { type RunningSidecar, startSidecar } from "../src/sidecar.ts";
+import { type RunningSidecar, type SidecarOptions, startSidecar } from "../src/sidecar.ts";
 
 export const ECHO_SERVICE = "mesh.echo.v1.EchoService";
 
@@ -28,7 +28,10 @@ export interface TestSidecar {
 }
 
 /** Starts a sidecar on free loopback ports from a partial config; the echo contract is its descriptor set. */
-export async function startTestSidecar(config: Record<string, unknown>): Promise<TestSidecar> {
+export async function startTestSidecar(
+  config: Record<string, unknown>,
+  options: Pick<SidecarOptions, "tracing"> = {},
+): Promise<TestSidecar> {
   const catalog = new MethodCatalog();
   catalog.addDescriptorSet(echoDescriptorSet());
   const parsed = parseConfig({
@@ -40,6 +43,7 @@ export async function startTestSidecar(config: Record<string, unknown>): Promise
     config: parsed,
     catalog,
     log: pino({ level: process.env.LOG_LEVEL ?? "silent" }),
+    ...options,
   });
   return {
     sidecar,

@@ -52,6 +52,15 @@ describe("mutual TLS between sidecars", () => {
     expect(entry?.Service.Meta["mesh-tls"]).toBe("mutual");
   });
 
+  it("serves Prometheus metrics on the plaintext health listener, and nothing of the admin API but health", async () => {
+    const health = `http://127.0.0.1:${echo.sidecar.ports.health}`;
+    const metrics = await fetch(`${health}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain("mesh_requests_total{");
+    expect((await fetch(`${health}/clusters`)).status).toBe(404);
+    expect((await fetch(`${health}/certs`)).status).toBe(404);
+  });
+
   it("refuses a server certificate that names another service", async () => {
     const impostor = await authority.issueLeaf({ spiffeId: spiffe("impostor") });
     const server = createHttp2Server();

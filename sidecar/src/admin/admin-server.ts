@@ -28,13 +28,15 @@ const readyz = (readiness: AdminSources["readiness"]) => async (response: Server
 
 const healthz = (response: ServerResponse) => send(response, 200, "text/plain", "ok\n");
 
+const prometheus = (metrics: MeshMetrics) => async (response: ServerResponse) =>
+  send(response, 200, metrics.registry.contentType, await metrics.registry.metrics());
+
 /** The loopback admin endpoints: /healthz, /readyz, /metrics, /clusters, /certs, /config. */
 export function createAdminServer(sources: AdminSources): Server {
   return serve({
     "/healthz": healthz,
     "/readyz": readyz(sources.readiness),
-    "/metrics": async (response) =>
-      send(response, 200, sources.metrics.registry.contentType, await sources.metrics.registry.metrics()),
+    "/metrics": prometheus(sources.metrics),
     "/clusters": (response) => json(response, sources.clusters()),
     "/certs": (response) => json(response, sources.certs()),
     "/config": (response) => json(response, sources.config()),
@@ -42,12 +44,14 @@ export function createAdminServer(sources: AdminSources): Server {
 }
 
 /**
- * What health checkers need, on a plaintext listener of their own: the inbound port takes only mutual TLS, and the
- * admin listener stays on loopback, so this is what Consul's Envoy integration calls exposed paths (Consul's check,
- * Kubernetes probes). /readyz asks the app through the sidecar; /healthz says the sidecar runs. Nothing else.
+ * What health checkers and metrics scrapers need, on a plaintext listener of their own: the inbound port takes only
+ * mutual TLS, and the admin listener stays on loopback, so this is what Consul's Envoy integration calls exposed
+ * paths (Consul's check, Kubernetes probes) and what Linkerd's proxy serves on its admin port 4191. /readyz asks the
+ * app through the sidecar; /healthz says the sidecar runs; /metrics is for Prometheus. Nothing else: /clusters,
+ * /certs and /config stay on loopback.
  */
-export function createHealthServer(readiness: AdminSources["readiness"]): Server {
-  return serve({ "/healthz": healthz, "/readyz": readyz(readiness) });
+export function createHealthServer(readiness: AdminSources["readiness"], metrics: MeshMetrics): Server {
+  return serve({ "/healthz": healthz, "/readyz": readyz(readiness), "/metrics": prometheus(metrics) });
 }
 
 function serve(routes: Routes): Server {

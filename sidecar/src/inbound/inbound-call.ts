@@ -9,10 +9,11 @@ import { type AttemptListener, type AttemptResult, startAttempt } from "../proxy
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
 import { type DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
 import type { GrpcRequest } from "../proxy/grpc-request.ts";
-import { aimRequest } from "../proxy/headers.ts";
+import { aimRequest, callerTraceparent, setTraceparent } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import type { Bulkhead, BulkheadWaiter } from "../resilience/bulkhead.ts";
+import type { CallTracer, Span } from "../tracing/call-tracer.ts";
 
 export type InboundConfig = NonNullable<SidecarConfig["inbound"]>;
 
@@ -23,6 +24,8 @@ export interface InboundCallDeps {
   pool: SessionPool;
   metrics: MeshMetrics;
   inFlight: InFlight;
+  /** Present when the sidecar traces: the forwarded request then carries a traceparent slot. */
+  tracer?: CallTracer;
 }
 
 export const APP = "app";
@@ -36,12 +39,13 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
   private readonly started = performance.now();
   private readonly deadline: Deadline;
   private deadlineTimer: NodeJS.Timeout | undefined;
+  private span: Span | undefined;
   private done = false;
 
   constructor(
     private readonly deps: InboundCallDeps,
     private readonly call: DownstreamCall,
-    request: GrpcRequest,
+    private readonly request: GrpcRequest,
     /** The request as forwarded (see forwardedRequest). */
     private readonly headers: HeaderList,
     private readonly stats: RouteStats,
@@ -53,19 +57,23 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
     const { deps, call } = this;
     deps.inFlight.enter();
     this.stats.started();
+    const { tracer } = deps;
+    if (tracer) {
+      this.span = tracer.startCall("server", this.request, callerTraceparent(this.headers));
+      setTraceparent(this.headers, tracer.traceparent(this.span));
+    }
     this.deadlineTimer = enforceDeadline(call, this.deadline, `the app at ${deps.inbound.app}`);
     if (deps.limit.tryEnter()) {
       this.admitted();
     } else if (deps.limit.enqueue(this)) {
+      this.span?.addEvent("bulkhead.queued");
       call.watch(this);
     } else {
       deps.metrics.bulkheadRejected("inbound", APP);
       const { maxConcurrent, maxQueue } = deps.inbound;
-      call.fail(
-        Status.RESOURCE_EXHAUSTED,
-        `the app is at its concurrency limit (${maxConcurrent} in flight and ${maxQueue} queued)`,
-      );
-      this.finish(Status.RESOURCE_EXHAUSTED);
+      const message = `the app is at its concurrency limit (${maxConcurrent} in flight and ${maxQueue} queued)`;
+      call.fail(Status.RESOURCE_EXHAUSTED, message);
+      this.finish(Status.RESOURCE_EXHAUSTED, message);
     }
   }
 
@@ -101,18 +109,20 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
       else if (result.uncommittedResponse) call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, 1));
       else call.fail(result.code, result.message);
     }
-    this.finish(result.cancelled ? this.abandonedCode() : result.code);
+    if (result.cancelled) this.finish(this.abandonedCode());
+    else this.finish(result.code, result.message);
   }
 
   private abandonedCode(): number {
     return this.call.callerCancelled ? Status.CANCELLED : Status.DEADLINE_EXCEEDED;
   }
 
-  private finish(code: number): void {
+  private finish(code: number, message?: string): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.deadlineTimer);
     this.stats.finished(code, (performance.now() - this.started) / 1000);
+    if (this.span) this.deps.tracer?.end(this.span, code, message);
     this.deps.inFlight.leave();
   }
 }

@@ -14,6 +14,7 @@ import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import { Bulkhead } from "../resilience/bulkhead.ts";
 import type { Peer } from "../tls/peer-check.ts";
+import type { CallTracer } from "../tracing/call-tracer.ts";
 import { APP, InboundCall, type InboundCallDeps, type InboundConfig } from "./inbound-call.ts";
 
 export interface InboundDeps {
@@ -25,6 +26,8 @@ export interface InboundDeps {
   log: Logger;
   /** True once the sidecar drains: new calls are refused so callers go to another instance. */
   draining: () => boolean;
+  /** Spans for every call, when the sidecar traces. */
+  tracer?: CallTracer;
   /** Mutual TLS and authorization: who may call which method of this service. */
   mesh?: { service: string; secure: SecureInbound; intentions: IntentionWatch };
 }
@@ -64,14 +67,28 @@ export function createInboundListener(deps: InboundDeps): H2Server {
     return `${source} may not call ${request.path} on ${mesh.service}: ${decision.reason}`;
   };
 
+  /** A denied call is a span of its own in the caller's trace, so a trace shows where authorization stopped it. */
+  const traceDenial = (request: GrpcRequest, headers: HeaderList, reason: string) => {
+    const { tracer } = deps;
+    if (!tracer) return;
+    tracer.end(
+      tracer.startCall("server", request, headerValue(headers, "traceparent") ?? ""),
+      Status.PERMISSION_DENIED,
+      reason,
+    );
+  };
+
   const onStream = (stream: H2Stream, headers: HeaderList, endStream: boolean, peer: Peer | undefined) => {
     const request = readGrpcRequest(headers, stream.headerListSize, deps.limits.maxHeaderListBytes);
     if (isProblem(request)) return rejectRequest(stream, request);
     const denied = denial(request, headers, peer);
-    if (denied) return rejectRequest(stream, { httpStatus: 200, code: Status.PERMISSION_DENIED, message: denied });
+    if (denied) {
+      traceDenial(request, headers, denied);
+      return rejectRequest(stream, { httpStatus: 200, code: Status.PERMISSION_DENIED, message: denied });
+    }
     const call = new DownstreamCall(stream, deps.limits, endStream);
     if (deps.draining()) return call.refuse();
-    const forwarded = forwardedRequest(headers, request.path, "http");
+    const forwarded = forwardedRequest(headers, request.path, "http", deps.tracer !== undefined);
     new InboundCall(callDeps, call, request, forwarded, routeMetrics(request)).start();
   };
 

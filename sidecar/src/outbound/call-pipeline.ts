@@ -4,19 +4,20 @@ import type { RouteStats } from "../admin/route-stats.ts";
 import type { MethodPolicy } from "../config/policy.ts";
 import type { Idempotency } from "../descriptors/method-catalog.ts";
 import { Deadline } from "../grpc/deadline.ts";
-import { Status } from "../grpc/status.ts";
+import { Status, statusName } from "../grpc/status.ts";
 import { formatGrpcTimeout } from "../grpc/timeout.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
 import { type AttemptListener, type AttemptResult, startAttempt } from "../proxy/attempt.ts";
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
 import { type DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
 import type { GrpcRequest } from "../proxy/grpc-request.ts";
-import { aimRequest } from "../proxy/headers.ts";
+import { aimRequest, callerTraceparent, setTraceparent } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import type { BulkheadWaiter } from "../resilience/bulkhead.ts";
 import { chooseFault, type InjectedFault } from "../resilience/fault-injection.ts";
 import { backoffSchedule, retryReason } from "../resilience/retry.ts";
+import type { CallTracer, Span } from "../tracing/call-tracer.ts";
 import type { Cluster, Endpoint } from "./cluster.ts";
 
 export interface OutboundCall {
@@ -37,6 +38,8 @@ export interface PipelineDeps {
   metrics: MeshMetrics;
   inFlight: InFlight;
   log: Logger;
+  /** Present when the sidecar traces: forwarded requests then carry a traceparent slot. */
+  tracer?: CallTracer;
 }
 
 /** What the call is waiting for when nothing upstream is in flight: a timer or a slot in the bulkhead. */
@@ -68,6 +71,10 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
   // Made on the first retry: most calls take one attempt.
   private tried: Set<Endpoint> | undefined;
   private backoff: { next(): number } | undefined;
+  private span: Span | undefined;
+  private attemptSpan: Span | undefined;
+  private retryReason: string | undefined;
+  private queuedAt = 0;
   private done = false;
 
   constructor(
@@ -77,6 +84,9 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
     const { call, cluster, policy, request } = outbound;
     deps.inFlight.enter();
     outbound.stats.started();
+    if (deps.tracer) {
+      this.span = deps.tracer.startCall("client", request, callerTraceparent(outbound.headers), cluster.name);
+    }
     this.deadline = new Deadline(request.timeoutMs, policy.timeoutMs);
     this.deadlineTimer = enforceDeadline(call, this.deadline, `upstream ${cluster.name}`);
   }
@@ -90,6 +100,7 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
         return;
       }
       this.deps.metrics.faultInjected(cluster.name, request.method, "delay");
+      this.span?.addEvent("fault.injected", { "mesh.fault": "delay", "mesh.fault.delay_ms": this.fault.delayMs });
       this.wait("fault-delay", setTimeout(afterFaultDelay, this.fault.delayMs, this));
     } catch (error) {
       this.crashed(error);
@@ -103,8 +114,10 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
     const abort = this.fault?.abort;
     if (abort) {
       this.deps.metrics.faultInjected(cluster.name, request.method, "abort");
-      call.fail(abort.code, `${abort.message} (fault injected for upstream ${cluster.name})`);
-      this.end(abort.code);
+      const message = `${abort.message} (fault injected for upstream ${cluster.name})`;
+      this.span?.addEvent("fault.injected", { "mesh.fault": "abort" });
+      call.fail(abort.code, message);
+      this.end(abort.code, message);
       return;
     }
     const { bulkhead } = cluster;
@@ -113,21 +126,24 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
       return;
     }
     if (bulkhead.enqueue(this)) {
+      if (this.span) {
+        this.span.addEvent("bulkhead.queued");
+        this.queuedAt = performance.now();
+      }
       this.wait("bulkhead");
       return;
     }
     this.deps.metrics.bulkheadRejected("outbound", cluster.name);
     const { maxConcurrent, maxQueue } = bulkhead.config;
-    call.fail(
-      Status.RESOURCE_EXHAUSTED,
-      `upstream ${cluster.name}: too many concurrent calls (bulkhead: ${maxConcurrent} in flight and ${maxQueue} queued)`,
-    );
-    this.end(Status.RESOURCE_EXHAUSTED);
+    const message = `upstream ${cluster.name}: too many concurrent calls (bulkhead: ${maxConcurrent} in flight and ${maxQueue} queued)`;
+    call.fail(Status.RESOURCE_EXHAUSTED, message);
+    this.end(Status.RESOURCE_EXHAUSTED, message);
   }
 
   /** A slot in the upstream's bulkhead is ours. */
   admitted(): void {
     this.stopWaiting();
+    if (this.queuedAt) this.span?.setAttribute("mesh.bulkhead.queue_ms", performance.now() - this.queuedAt);
     this.holdsSlot = true;
     this.outbound.cluster.budget.recordRequest();
     this.nextAttemptSafely();
@@ -151,8 +167,9 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
   private crashed(error: unknown): void {
     const { call, cluster, request } = this.outbound;
     this.deps.log.error({ err: error, path: request.path }, "call failed unexpectedly");
-    call.fail(Status.INTERNAL, `sidecar error calling upstream ${cluster.name}: ${(error as Error).message}`);
-    this.end(Status.INTERNAL);
+    const message = `sidecar error calling upstream ${cluster.name}: ${(error as Error).message}`;
+    call.fail(Status.INTERNAL, message);
+    this.end(Status.INTERNAL, message);
   }
 
   /** The caller went away, or the deadline passed (its timer answered the caller), while the call waited. */
@@ -173,11 +190,13 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
     }
     if (!cluster.breaker.tryPass()) {
       this.deps.metrics.breakerRejected(cluster.name);
+      this.span?.addEvent("breaker.rejected", { "mesh.attempt": attempt });
       this.answer(unavailable(`upstream ${cluster.name}: circuit breaker open, failing fast`));
       return;
     }
     this.endpoint = endpoint;
     endpoint.outstanding++;
+    if (this.span) this.traceAttempt(this.span, attempt, endpoint.address);
     startAttempt(
       {
         call,
@@ -195,6 +214,10 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
     const { call, cluster, policy, request } = this.outbound;
     const endpoint = this.endpoint as Endpoint;
     endpoint.outstanding--;
+    if (this.attemptSpan) {
+      this.deps.tracer?.end(this.attemptSpan, result.cancelled ? Status.CANCELLED : result.code, result.message);
+      this.attemptSpan = undefined;
+    }
     cluster.breaker.record(result);
     cluster.record(endpoint, result);
     const reason = retryReason(result, {
@@ -216,7 +239,13 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
     this.tried ??= new Set();
     this.tried.add(endpoint);
     this.backoff ??= backoffSchedule(policy.retry);
-    this.wait("backoff", setTimeout(afterBackoff, this.backoff.next(), this));
+    const backoffMs = this.backoff.next();
+    if (this.span) {
+      // In a trace the status itself says more than the metric's label ("status").
+      this.retryReason = reason === "status" ? statusName(result.code) : reason;
+      this.span.addEvent("retry.backoff", { "mesh.retry_reason": this.retryReason, "mesh.backoff_ms": backoffMs });
+    }
+    this.wait("backoff", setTimeout(afterBackoff, backoffMs, this));
   }
 
   /** Gives the caller the final answer of a call that did not commit: the upstream's own, or the proxy's. */
@@ -231,7 +260,15 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
         call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, this.attempt));
       else call.fail(result.code, result.message, this.attempt);
     }
-    this.end(result.code);
+    this.end(result.code, result.message);
+  }
+
+  /** Opens the attempt's span under the call's and makes it the upstream's parent. */
+  private traceAttempt(call: Span, attempt: number, endpoint: string): void {
+    const tracer = this.deps.tracer as CallTracer;
+    const span = tracer.startAttempt(call, this.outbound.request, attempt, endpoint, this.retryReason);
+    setTraceparent(this.outbound.headers, tracer.traceparent(span));
+    this.attemptSpan = span;
   }
 
   private abandonedCode(): number {
@@ -253,13 +290,20 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
     this.outbound.call.watch(undefined);
   }
 
-  private end(code: number): void {
+  private end(code: number, message?: string): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.deadlineTimer);
     if (this.holdsSlot) this.outbound.cluster.bulkhead.leave();
     this.outbound.stats.finished(code, (performance.now() - this.started) / 1000);
+    if (this.span) this.traceEnd(this.span, code, message);
     this.deps.inFlight.leave();
+  }
+
+  private traceEnd(span: Span, code: number, message: string | undefined): void {
+    span.setAttribute("mesh.attempts", this.attempt);
+    if (code === Status.DEADLINE_EXCEEDED) span.addEvent("deadline.exceeded");
+    this.deps.tracer?.end(span, code, message);
   }
 }
 

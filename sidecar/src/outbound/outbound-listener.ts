@@ -13,6 +13,7 @@ import { createH2Server, type H2Server } from "../proxy/h2-server.ts";
 import { forwardedRequest } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
+import type { CallTracer } from "../tracing/call-tracer.ts";
 import { OutboundRun } from "./call-pipeline.ts";
 import type { Cluster } from "./cluster.ts";
 import type { Router } from "./router.ts";
@@ -26,6 +27,8 @@ export interface OutboundDeps {
   metrics: MeshMetrics;
   inFlight: InFlight;
   log: Logger;
+  /** Spans for every call and attempt, when the sidecar traces. */
+  tracer?: CallTracer;
 }
 
 interface OutboundRoute {
@@ -76,7 +79,7 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
     const outbound = {
       call: new DownstreamCall(stream, deps.config.limits, endStream),
       request,
-      headers: forwardedRequest(headers, request.path, deps.pool.secure ? "https" : "http"),
+      headers: forwardedRequest(headers, request.path, deps.pool.secure ? "https" : "http", deps.tracer !== undefined),
       cluster,
       policy: route.policy,
       idempotency: route.idempotency,

@@ -13,12 +13,12 @@ export function headerValue(list: HeaderList, name: string): string | undefined 
 
 /**
  * Appends the end-to-end fields of `from` to `to`: everything but pseudo-headers, connection-specific fields and
- * `skip`, keeping each field's never-indexed flag.
+ * the names in `skip`, keeping each field's never-indexed flag.
  */
-export function appendEndToEnd(to: HeaderList, from: HeaderList, skip?: string): HeaderList {
+export function appendEndToEnd(to: HeaderList, from: HeaderList, skip?: ReadonlySet<string>): HeaderList {
   for (let i = 0; i < from.length; i++) {
     const name = from.name(i);
-    if (name.charCodeAt(0) === COLON || name === skip || HOP_BY_HOP.has(name)) continue;
+    if (name.charCodeAt(0) === COLON || HOP_BY_HOP.has(name) || skip?.has(name)) continue;
     to.push(name, from.value(i), from.isNeverIndexed(i));
   }
   return to;
@@ -49,20 +49,41 @@ export function responseHeaders(status: number): HeaderList {
 }
 
 const AUTHORITY = 2;
+const TRACEPARENT = 4;
+const REPLACED = new Set(["grpc-timeout"]);
+const REPLACED_WHEN_TRACED = new Set(["grpc-timeout", "traceparent"]);
 
 /**
  * The request headers sent upstream, built once per call: pseudo-headers, the caller's end-to-end fields, and
  * `grpc-timeout` last. Each attempt sets its endpoint and remaining time in place before the list is encoded.
+ * When the sidecar traces, `traceparent` comes right after the pseudo-headers, holding the caller's (or "") until
+ * the sidecar's span takes its place (see setTraceparent).
  */
-export function forwardedRequest(caller: HeaderList, path: string, scheme: "http" | "https"): HeaderList {
+export function forwardedRequest(
+  caller: HeaderList,
+  path: string,
+  scheme: "http" | "https",
+  traced = false,
+): HeaderList {
   const list = new HeaderList();
   list.push(":method", "POST");
   list.push(":scheme", scheme);
   list.push(":authority", "");
   list.push(":path", path);
-  appendEndToEnd(list, caller, "grpc-timeout");
+  if (traced) list.push("traceparent", headerValue(caller, "traceparent") ?? "");
+  appendEndToEnd(list, caller, traced ? REPLACED_WHEN_TRACED : REPLACED);
   list.push("grpc-timeout", "");
   return list;
+}
+
+/** The caller's traceparent in a request built by forwardedRequest with tracing ("" when it sent none). */
+export function callerTraceparent(list: HeaderList): string {
+  return list.values[TRACEPARENT] as string;
+}
+
+/** Makes the next hop a child of the sidecar's span, in a request built by forwardedRequest with tracing. */
+export function setTraceparent(list: HeaderList, traceparent: string): void {
+  list.values[TRACEPARENT] = traceparent;
 }
 
 /** Points a forwarded request at an endpoint with the time left (a grpc-timeout value). */

@@ -9,7 +9,14 @@ import { STATIC_FIELD_INDEX, STATIC_NAME_INDEX, STATIC_TABLE } from "./static-ta
 const SENSITIVE_NAMES = ["authorization", "proxy-authorization", "cookie"];
 
 /** Names whose values rarely repeat: indexing them would only push useful entries out of the table. */
-const UNINDEXED_NAMES = new Set(["content-length", "grpc-timeout", "etag", "if-none-match", "if-modified-since"]);
+const UNINDEXED_NAMES = new Set([
+  "content-length",
+  "grpc-timeout",
+  "traceparent",
+  "etag",
+  "if-none-match",
+  "if-modified-since",
+]);
 
 export interface EncoderOptions {
   /**
