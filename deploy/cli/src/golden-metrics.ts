@@ -102,3 +102,47 @@ export function golden(window: Window, seconds: number) {
     p99: quantile(0.99, window.buckets),
   };
 }
+
+/** The routes that add up to one row of a view (an edge, a method, a service), by its columns. */
+export interface Row {
+  columns: string[];
+  window: Window;
+}
+
+type RoutesById = ReadonlyMap<string, ReadonlyMap<string, RouteCounters> | undefined>;
+
+/**
+ * Sums each instance's route differences between two readings into the rows `rowOf` puts them in (undefined: the
+ * route is in no row of this view). An instance missing from `after` is unreachable; one missing from `before` (it
+ * just appeared) counts from zero. Rows come out sorted by their columns.
+ */
+export function aggregate<I extends { id: string }>(
+  instances: readonly I[],
+  before: RoutesById,
+  after: RoutesById,
+  rowOf: (instance: I, route: RouteCounters) => string[] | undefined,
+): { rows: Row[]; unreachable: string[] } {
+  const rows = new Map<string, Row>();
+  const unreachable: string[] = [];
+  for (const instance of instances) {
+    const now = after.get(instance.id);
+    if (!now) {
+      unreachable.push(instance.id);
+      continue;
+    }
+    const then = before.get(instance.id);
+    for (const [key, route] of now) {
+      const columns = rowOf(instance, route);
+      if (!columns) continue;
+      const id = columns.join("|");
+      let row = rows.get(id);
+      if (!row) {
+        row = { columns, window: emptyWindow() };
+        rows.set(id, row);
+      }
+      addDifference(row.window, route, then?.get(key));
+    }
+  }
+  const sorted = [...rows.values()].sort((a, b) => a.columns.join("|").localeCompare(b.columns.join("|")));
+  return { rows: sorted, unreachable };
+}
