@@ -1,7 +1,11 @@
 import { parseArgs } from "node:util";
 import { call, DEFAULT_IDENTITY, saga, services, stats } from "./commands.ts";
 import { checkIntention, deleteIntention, listIntentions, setIntention } from "./intentions.ts";
-import { type StatView, stat } from "./stat.ts";
+import { stat } from "./stat.ts";
+import { top } from "./top.ts";
+import { DEFAULT_TRACES_URL, fetchTraces } from "./trace-api.ts";
+import { type StatView, VIEWS } from "./views.ts";
+import { formatTraces } from "./waterfall.ts";
 
 const USAGE = `usage: mesh <command> [options]
 
@@ -16,13 +20,21 @@ const USAGE = `usage: mesh <command> [options]
   stat [--by edge|method|service] [--window <seconds>]
                                    request rate, success rate, p50/p95/p99 latency per caller -> callee edge
                                    (default), per method of each edge, or per service, over a window (default 5 s)
+  top [--by edge|method|service] [--interval <seconds>] [--iterations <n>]
+                                   mesh stat redrawn every interval (default 2 s), busiest first, by method
+                                   (default); until Ctrl-C, or for n frames
+  trace <orderId|traceId>          a trace as a waterfall: each span under its parent, its duration on the trace's
+                                   time axis, its gRPC status, and its events (retries, breaker) beneath; with an
+                                   order id, every trace with a span tagged shop.order_id
   saga <orderId> [--to host:port]  an order's saga timeline
 
 Consul is found at CONSUL_HTTP_ADDR (default 127.0.0.1:8500), with CONSUL_HTTP_TOKEN if set.
 Without --to, calls go to a healthy instance (its sidecar's inbound listener) that serves the service; when it takes
 only mutual TLS, the call is made as the mesh identity --as (default ${DEFAULT_IDENTITY}), with a certificate from the
 Consul agent, and the intentions decide. With --to (a sidecar's loopback outbound listener, say) the call is
-plaintext, and --authority names the mesh service that listener should route to.`;
+plaintext, and --authority names the mesh service that listener should route to.
+stat and top read every sidecar's /metrics (the instances in Consul). trace reads the trace API at MESH_TRACES_URL
+(default ${DEFAULT_TRACES_URL}, Jaeger's query port): the local mesh's dashboard, or Jaeger itself.`;
 
 function headersFrom(values: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -34,7 +46,32 @@ function headersFrom(values: string[]): Record<string, string> {
   return headers;
 }
 
-async function run(argv: string[]): Promise<string> {
+function viewOf(value: string | undefined): StatView {
+  if (!VIEWS.includes(value as StatView)) throw new UsageError(`--by must be ${VIEWS.join(", ")}, got "${value}"`);
+  return value as StatView;
+}
+
+function positiveNumber(name: string, value: string, what: string): number {
+  const number = Number(value);
+  if (!(number > 0)) throw new UsageError(`--${name} must be ${what}, got "${value}"`);
+  return number;
+}
+
+/** `mesh top` until its frames are drawn or Ctrl-C, which stops it cleanly (exit code 0). */
+async function runTop(view: StatView, intervalSeconds: number, iterations: number | undefined): Promise<undefined> {
+  const interrupted = new AbortController();
+  const stop = () => interrupted.abort();
+  process.once("SIGINT", stop);
+  try {
+    await top({ view, intervalSeconds, iterations, out: process.stdout, signal: interrupted.signal });
+  } finally {
+    process.off("SIGINT", stop);
+  }
+  return undefined;
+}
+
+/** The command's output, or undefined when it wrote its own (mesh top). */
+async function run(argv: string[]): Promise<string | undefined> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -45,8 +82,10 @@ async function run(argv: string[]): Promise<string> {
       method: { type: "string" },
       header: { type: "string", short: "H", multiple: true, default: [] },
       deadline: { type: "string" },
-      by: { type: "string", default: "edge" },
+      by: { type: "string" },
       window: { type: "string", default: "5" },
+      interval: { type: "string", default: "2" },
+      iterations: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -57,13 +96,19 @@ async function run(argv: string[]): Promise<string> {
       return services();
     case "stats":
       return stats();
-    case "stat": {
-      const view = values.by as StatView;
-      if (!["edge", "method", "service"].includes(view))
-        throw new UsageError(`--by must be edge, method or service, got "${values.by}"`);
-      const windowSeconds = Number(values.window);
-      if (!(windowSeconds > 0)) throw new UsageError(`--window must be seconds, got "${values.window}"`);
-      return stat(view, windowSeconds);
+    case "stat":
+      return stat(viewOf(values.by ?? "edge"), positiveNumber("window", values.window, "seconds"));
+    case "top": {
+      const iterations =
+        values.iterations === undefined ? undefined : positiveNumber("iterations", values.iterations, "a count");
+      if (iterations !== undefined && !Number.isInteger(iterations))
+        throw new UsageError(`--iterations must be a whole number, got "${values.iterations}"`);
+      return runTop(viewOf(values.by ?? "method"), positiveNumber("interval", values.interval, "seconds"), iterations);
+    }
+    case "trace": {
+      const [id] = rest;
+      if (!id) throw new UsageError("trace needs <orderId> or <traceId> (32 hex digits)");
+      return formatTraces(await fetchTraces(id));
     }
     case "call": {
       const [method, json] = rest;
@@ -112,7 +157,9 @@ function intentions([action, source, destination]: string[], method: string | un
 }
 
 run(process.argv.slice(2)).then(
-  (output) => process.stdout.write(`${output}\n`),
+  (output) => {
+    if (output !== undefined) process.stdout.write(`${output}\n`);
+  },
   (error: unknown) => {
     const usage =
       error instanceof UsageError || String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
