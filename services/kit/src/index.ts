@@ -28,3 +28,6 @@ export {
   transaction,
 } from "./runtime/service-runtime.ts";
 export { runService } from "./runtime/signals.ts";
+export { tracedConnectNodeAdapter } from "./tracing/connect-server-spans.ts";
+export { tagSpanWithOrder } from "./tracing/kit-tracer.ts";
+export { startTracing, type Tracing, type TracingOptions } from "./tracing/start-tracing.ts";

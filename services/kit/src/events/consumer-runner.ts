@@ -3,6 +3,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, 
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { InboxEntry } from "../db/kit-tables.ts";
+import { consumeInSpan, type EventOutcome } from "../tracing/messaging-spans.ts";
 import { Header } from "./envelope.ts";
 import { deadLetterSubject } from "./streams.ts";
 
@@ -116,20 +117,27 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumerOptions
     log.error({ event: event.id, subject: message.subject, reason }, "event dead-lettered");
   };
 
-  const process = async (message: JsMsg) => {
-    const event = incoming(message);
+  const settle = async (message: JsMsg, event: IncomingEvent): Promise<{ outcome: EventOutcome; reason?: string }> => {
     try {
-      if (await applyOnce(deps.orm, options.name, event, options.handler)) deps.onApplied?.();
+      const applied = await applyOnce(deps.orm, options.name, event, options.handler);
+      if (applied) deps.onApplied?.();
       message.ack();
+      return { outcome: applied ? "applied" : "duplicate" };
     } catch (error) {
       const reason = (error as Error).message;
       if (error instanceof PoisonEventError || event.deliveryCount >= maxDeliver) {
         await deadLetter(message, event, reason);
-      } else {
-        log.warn({ event: event.id, attempt: event.deliveryCount, err: reason }, "event failed; will retry");
-        message.nak(retryDelayMs(event.deliveryCount));
+        return { outcome: "dead-lettered", reason };
       }
+      log.warn({ event: event.id, attempt: event.deliveryCount, err: reason }, "event failed; will retry");
+      message.nak(retryDelayMs(event.deliveryCount));
+      return { outcome: "failed", reason };
     }
+  };
+
+  const process = (message: JsMsg) => {
+    const event = incoming(message);
+    return consumeInSpan(event, options.name, () => settle(message, event));
   };
 
   // Events of different orders are independent (each is applied in its own transaction, under row locks), so up

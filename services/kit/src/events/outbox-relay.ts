@@ -3,6 +3,7 @@ import { LockMode, type MikroORM } from "@mikro-orm/postgresql";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { OutboxEvent } from "../db/kit-tables.ts";
+import { publishInSpan } from "../tracing/messaging-spans.ts";
 import { envelopeHeaders } from "./envelope.ts";
 
 export interface OutboxRelayOptions {
@@ -68,17 +69,19 @@ export class OutboxRelay {
         { orderBy: { createdAt: "asc" }, limit: this.batchSize, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
       );
       for (const row of rows) {
-        await this.js.publish(row.subject, row.payload, {
-          msgID: row.id,
-          // An ack lost with a dying server would otherwise hold the batch for the client's whole request timeout.
-          timeout: this.publishTimeoutMs,
-          headers: envelopeHeaders({
-            eventId: row.id,
-            type: row.type,
-            correlationId: row.correlationId,
-            traceparent: row.traceparent,
+        await publishInSpan(row, (traceparent) =>
+          this.js.publish(row.subject, row.payload, {
+            msgID: row.id,
+            // An ack lost with a dying server would otherwise hold the batch for the client's whole request timeout.
+            timeout: this.publishTimeoutMs,
+            headers: envelopeHeaders({
+              eventId: row.id,
+              type: row.type,
+              correlationId: row.correlationId,
+              traceparent,
+            }),
           }),
-        });
+        );
         row.publishedAt = new Date();
       }
       return rows.length;

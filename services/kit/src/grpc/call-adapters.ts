@@ -10,9 +10,12 @@ import {
   type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
+  status,
   type UntypedHandleCall,
 } from "@grpc/grpc-js";
+import { context as otelContext } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import type { HandlerSpan } from "../tracing/handler-span.ts";
 import type {
   AnyHandler,
   BidiStreamingHandler,
@@ -26,6 +29,9 @@ import { ServiceError, toStatusReport } from "./service-error.ts";
 type SurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, "metadata" | "getDeadline" | "getPeer"> & EventEmitter;
 type ResponseStream = Pick<ServerWritableStream<unknown, unknown>, "write"> & EventEmitter;
 type Message = MessageShape<DescMethod["input"]>;
+
+/** Starts the span a call is served in (or none, for calls not worth one). */
+export type CallSpanStarter = (method: DescMethod, metadata: Metadata) => HandlerSpan;
 
 function callContext(method: DescMethod, call: SurfaceCall): CallContext {
   const abort = new AbortController();
@@ -70,19 +76,36 @@ async function writeAll(
   }
 }
 
+/** The status a finished streaming call reports on its span: CANCELLED when the caller went away first. */
+function finishStream(span: HandlerSpan, signal: AbortSignal) {
+  if (signal.aborted) span.finish(status.CANCELLED, "call cancelled");
+  else span.finish(status.OK);
+}
+
 function unary(
   method: DescMethod,
   handler: UnaryHandler<never, never>,
   log: Logger,
+  startSpan: CallSpanStarter,
 ): handleUnaryCall<Message, unknown> {
   return (call, callback) => {
     const context = callContext(method, call);
-    Promise.resolve()
-      .then(() => handler(call.request as never, context))
-      .then(
-        (reply) => callback(null, create(method.output, reply), context.trailers),
-        (error: unknown) => callback(reportFailure(log, method, error)),
-      );
+    const span = startSpan(method, call.metadata);
+    void otelContext.with(span.context, () =>
+      Promise.resolve()
+        .then(() => handler(call.request as never, context))
+        .then(
+          (reply) => {
+            span.finish(status.OK);
+            callback(null, create(method.output, reply), context.trailers);
+          },
+          (error: unknown) => {
+            const report = reportFailure(log, method, error);
+            span.finish(report.code, report.details);
+            callback(report);
+          },
+        ),
+    );
   };
 }
 
@@ -90,12 +113,23 @@ function serverStreaming(
   method: DescMethod,
   handler: ServerStreamingHandler<never, never>,
   log: Logger,
+  startSpan: CallSpanStarter,
 ): handleServerStreamingCall<Message, unknown> {
   return (call) => {
     const context = callContext(method, call);
-    writeAll(method, call, handler(call.request as never, context), context.signal).then(
-      () => call.end(context.trailers),
-      (error: unknown) => call.emit("error", reportFailure(log, method, error)),
+    const span = startSpan(method, call.metadata);
+    void otelContext.with(span.context, () =>
+      writeAll(method, call, handler(call.request as never, context), context.signal).then(
+        () => {
+          finishStream(span, context.signal);
+          call.end(context.trailers);
+        },
+        (error: unknown) => {
+          const report = reportFailure(log, method, error);
+          span.finish(report.code, report.details);
+          call.emit("error", report);
+        },
+      ),
     );
   };
 }
@@ -104,15 +138,26 @@ function clientStreaming(
   method: DescMethod,
   handler: ClientStreamingHandler<never, never>,
   log: Logger,
+  startSpan: CallSpanStarter,
 ): handleClientStreamingCall<Message, unknown> {
   return (call, callback) => {
     const context = callContext(method, call);
-    Promise.resolve()
-      .then(() => handler(requestsOf(call), context))
-      .then(
-        (reply) => callback(null, create(method.output, reply), context.trailers),
-        (error: unknown) => callback(reportFailure(log, method, error)),
-      );
+    const span = startSpan(method, call.metadata);
+    void otelContext.with(span.context, () =>
+      Promise.resolve()
+        .then(() => handler(requestsOf(call), context))
+        .then(
+          (reply) => {
+            span.finish(status.OK);
+            callback(null, create(method.output, reply), context.trailers);
+          },
+          (error: unknown) => {
+            const report = reportFailure(log, method, error);
+            span.finish(report.code, report.details);
+            callback(report);
+          },
+        ),
+    );
   };
 }
 
@@ -120,26 +165,52 @@ function bidiStreaming(
   method: DescMethod,
   handler: BidiStreamingHandler<never, never>,
   log: Logger,
+  startSpan: CallSpanStarter,
 ): handleBidiStreamingCall<Message, unknown> {
   return (call: ServerDuplexStream<Message, unknown>) => {
     const context = callContext(method, call);
-    writeAll(method, call, handler(requestsOf(call), context), context.signal).then(
-      () => call.end(context.trailers),
-      (error: unknown) => call.emit("error", reportFailure(log, method, error)),
+    const span = startSpan(method, call.metadata);
+    void otelContext.with(span.context, () =>
+      writeAll(method, call, handler(requestsOf(call), context), context.signal).then(
+        () => {
+          finishStream(span, context.signal);
+          call.end(context.trailers);
+        },
+        (error: unknown) => {
+          const report = reportFailure(log, method, error);
+          span.finish(report.code, report.details);
+          call.emit("error", report);
+        },
+      ),
     );
   };
 }
 
-/** Wraps a typed handler into the grpc-js call handler for its method kind. */
-export function adaptHandler(method: DescMethod, handler: AnyHandler, log: Logger): UntypedHandleCall {
+/** Wraps a typed handler into the grpc-js call handler for its method kind, serving each call in its span. */
+export function adaptHandler(
+  method: DescMethod,
+  handler: AnyHandler,
+  log: Logger,
+  startSpan: CallSpanStarter,
+): UntypedHandleCall {
   switch (method.methodKind) {
     case "unary":
-      return unary(method, handler as UnaryHandler<never, never>, log) as UntypedHandleCall;
+      return unary(method, handler as UnaryHandler<never, never>, log, startSpan) as UntypedHandleCall;
     case "server_streaming":
-      return serverStreaming(method, handler as ServerStreamingHandler<never, never>, log) as UntypedHandleCall;
+      return serverStreaming(
+        method,
+        handler as ServerStreamingHandler<never, never>,
+        log,
+        startSpan,
+      ) as UntypedHandleCall;
     case "client_streaming":
-      return clientStreaming(method, handler as ClientStreamingHandler<never, never>, log) as UntypedHandleCall;
+      return clientStreaming(
+        method,
+        handler as ClientStreamingHandler<never, never>,
+        log,
+        startSpan,
+      ) as UntypedHandleCall;
     case "bidi_streaming":
-      return bidiStreaming(method, handler as BidiStreamingHandler<never, never>, log) as UntypedHandleCall;
+      return bidiStreaming(method, handler as BidiStreamingHandler<never, never>, log, startSpan) as UntypedHandleCall;
   }
 }

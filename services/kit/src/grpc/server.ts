@@ -5,7 +5,8 @@ import { HealthRegistry, OVERALL, ServingStatus } from "../health/health-registr
 import { healthService } from "../health/health-service.ts";
 import { createLogger } from "../logging/logger.ts";
 import { reflectionServices } from "../reflection/reflection-service.ts";
-import { adaptHandler } from "./call-adapters.ts";
+import { startHandlerSpan, withoutSpan } from "../tracing/handler-span.ts";
+import { adaptHandler, type CallSpanStarter } from "./call-adapters.ts";
 import type { ServiceImplementation } from "./handlers.ts";
 import { serviceDefinition } from "./method-definition.ts";
 
@@ -31,13 +32,13 @@ export interface RunningGrpcServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-function addService(server: Server, implementation: ServiceImplementation, log: Logger) {
+function addService(server: Server, implementation: ServiceImplementation, log: Logger, startSpan: CallSpanStarter) {
   const { service, handlers } = implementation;
   const callHandlers = Object.fromEntries(
     service.methods.map((method) => {
       const handler = handlers[method.localName];
       if (!handler) throw new Error(`${service.typeName}: no handler for method ${method.name}`);
-      return [method.localName, adaptHandler(method, handler, log)];
+      return [method.localName, adaptHandler(method, handler, log, startSpan)];
     }),
   );
   server.addService(serviceDefinition(service), callHandlers);
@@ -71,9 +72,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new Server(channelOptions);
   const health = new HealthRegistry();
   const appServices = options.services.map((implementation) => implementation.service);
-  const all = [...options.services, healthService(health)];
-  all.push(...reflectionServices(all.map((implementation) => implementation.service)));
-  for (const implementation of all) addService(server, implementation, log);
+  for (const implementation of options.services) addService(server, implementation, log, startHandlerSpan);
+  // Health checks (every few seconds from each sidecar) and reflection are served without spans: they would bury
+  // the application's traces.
+  const healthImplementation = healthService(health);
+  const untraced = [healthImplementation, ...reflectionServices([...appServices, healthImplementation.service])];
+  for (const implementation of untraced) addService(server, implementation, log, withoutSpan);
 
   const port = await bind(server, host, options.port);
   for (const service of [OVERALL, Health.typeName, ...appServices.map((service) => service.typeName)]) {
