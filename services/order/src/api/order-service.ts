@@ -3,7 +3,15 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, ConnectError } from "@connectrpc/connect";
 import { status } from "@grpc/grpc-js";
-import { enqueueEvent, implement, isUuid, type ServiceContext, ServiceError, transaction } from "@mesh/kit";
+import {
+  enqueueEvent,
+  implement,
+  isUuid,
+  type ServiceContext,
+  ServiceError,
+  tagSpanWithOrder,
+  transaction,
+} from "@mesh/kit";
 import { OrderCreatedSchema } from "@mesh/proto/shop/events/v1/events_pb";
 import type { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import { OrderService, OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
@@ -105,11 +113,14 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
   };
 
   return implement(OrderService, {
-    async createOrder(request, call) {
+    async createOrder(request) {
       const problems = orderRequestProblems(request);
       if (problems.length) throw new ServiceError(status.INVALID_ARGUMENT, problems.join("; "));
       const existing = await findByRequest(request.requestId);
-      if (existing) return { order: existing };
+      if (existing) {
+        tagSpanWithOrder(existing.orderId);
+        return { order: existing };
+      }
       const catalogue = await prices(inventory);
       const lines = request.lines.map((line, index) => {
         const price = catalogue.get(line.productId);
@@ -128,7 +139,6 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
       });
       const totalMinor = lines.reduce((sum, line) => sum + line.quantity * line.unitPriceMinor, 0);
       const orderId = randomUUID();
-      const traceparent = call.metadata.get("traceparent")[0]?.toString();
       try {
         const order = await transaction(context, async (tx) => {
           const sagaDeadline = await databaseDeadline(tx, sagaTimeoutMs);
@@ -171,16 +181,19 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
             schema: OrderCreatedSchema,
             message,
             correlationId: orderId,
-            traceparent,
           });
           return created;
         });
+        tagSpanWithOrder(orderId);
         return { order: orderView(order, await timelineOf(em(), orderId)) };
       } catch (error) {
         // The same request_id raced in concurrently: answer with the order the other call created.
         if (error instanceof UniqueConstraintViolationException) {
           const raced = await findByRequest(request.requestId);
-          if (raced) return { order: raced };
+          if (raced) {
+            tagSpanWithOrder(raced.orderId);
+            return { order: raced };
+          }
         }
         throw error;
       }
@@ -189,6 +202,7 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
     async getOrder(request) {
       if (!isUuid(request.orderId))
         throw new ServiceError(status.INVALID_ARGUMENT, `order_id must be a UUID, got "${request.orderId}"`);
+      tagSpanWithOrder(request.orderId);
       const fork = em();
       const order = await fork.findOne(Order, { orderId: request.orderId });
       if (!order) throw new ServiceError(status.NOT_FOUND, `no order ${request.orderId}`);
@@ -224,16 +238,16 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
       return { orders: page.map((order) => orderView(order)), nextPageToken };
     },
 
-    async cancelOrder(request, call) {
+    async cancelOrder(request) {
       if (!isUuid(request.orderId))
         throw new ServiceError(status.INVALID_ARGUMENT, `order_id must be a UUID, got "${request.orderId}"`);
-      const traceparent = call.metadata.get("traceparent")[0]?.toString();
+      tagSpanWithOrder(request.orderId);
       const order = await transaction(context, (tx) =>
         applySagaInput(
           tx,
           request.orderId,
           { kind: "cancel_requested", reason: request.reason },
-          { trigger: "CancelOrder", correlationId: request.orderId, traceparent },
+          { trigger: "CancelOrder", correlationId: request.orderId },
         ),
       );
       if (!order) throw new ServiceError(status.NOT_FOUND, `no order ${request.orderId}`);

@@ -15,12 +15,14 @@ import { type EntityManager, LockMode } from "@mikro-orm/postgresql";
 import { Order, SagaStepRow } from "../db/entities.ts";
 import { advance, type SagaInput } from "../domain/saga.ts";
 
-/** Where a saga input came from: an event (with its id and trace) or an API call or timer. */
+/**
+ * Where a saga input came from: an event (with its id) or an API call or timer. Its trace is the active context's
+ * (the consumer's or handler's span), which the outbox rows written for it keep.
+ */
 export interface Cause {
   trigger: string;
   eventId?: string;
   correlationId: string;
-  traceparent?: string;
 }
 
 /**
@@ -74,7 +76,6 @@ function sagaConsumer<Desc extends DescMessage>(schema: Desc, toInput: (message:
       trigger: event.subject,
       eventId: event.id,
       correlationId: orderId,
-      traceparent: event.traceparent,
     });
   });
 }

@@ -28,7 +28,7 @@ export async function refundPayment(
   em: EntityManager,
   provider: ProviderClient,
   payment: Payment,
-  cause: { correlationId: string; traceparent?: string },
+  cause: { correlationId: string },
 ) {
   await provider.refundCharge(
     { idempotencyKey: `refund-${payment.paymentId}`, chargeId: payment.providerChargeId },
