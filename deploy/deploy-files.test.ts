@@ -13,6 +13,8 @@ const here = import.meta.dirname;
 
 interface ComposeService {
   image?: string;
+  environment?: Record<string, string>;
+  ports?: string[];
   build?: unknown;
   entrypoint?: string[];
   command?: string[];
@@ -23,6 +25,31 @@ interface ComposeService {
 
 /** The port every sidecar's plaintext health listener takes (tls.healthListen), for Consul's check. */
 const HEALTH_PORT = 15021;
+
+/** Tracing on, as every app and sidecar must have it: OTLP/HTTP to Jaeger, everything sampled. */
+const OTEL = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318",
+  OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+  OTEL_TRACES_SAMPLER_ARG: "1.0",
+};
+
+/** A scrape job of a Prometheus config: its name, metrics path, static targets and service discovery. */
+interface ScrapeJob {
+  job_name: string;
+  metrics_path?: string;
+  static_configs?: { targets: string[] }[];
+  kubernetes_sd_configs?: { role: string }[];
+  relabel_configs?: { source_labels?: string[]; regex?: string; action?: string; target_label?: string }[];
+}
+
+/** Every statically configured target of a Prometheus config, as "host:port/path". */
+function scrapedTargets(config: { scrape_configs: ScrapeJob[] }): string[] {
+  return config.scrape_configs.flatMap((job) =>
+    (job.static_configs ?? []).flatMap((group) =>
+      group.targets.map((target) => `${target}${job.metrics_path ?? "/metrics"}`),
+    ),
+  );
+}
 
 /** The shop's call graph, from the topology the local mesh runs: each edge must be allowed, and nothing else. */
 const shopEdges = SHOP.flatMap((plan) => plan.calls.map((callee) => `${plan.service} -> ${callee}`)).sort();
@@ -124,6 +151,41 @@ describe("deploy/compose", () => {
     for (const [name, sidecar] of sidecars)
       expect(sidecar.depends_on?.intentions?.condition, name).toBe("service_completed_successfully");
   });
+
+  it("runs Jaeger with OTLP over HTTP and its UI published, and Prometheus with its config", () => {
+    const jaeger = compose.services.jaeger;
+    expect(jaeger?.image).toMatch(/^jaegertracing\/(all-in-one|jaeger):\d+\.\d+\.\d+$/);
+    // Jaeger 1.x turned its OTLP receiver on by default only in 1.46: say so rather than depend on the version.
+    if (jaeger?.image?.startsWith("jaegertracing/all-in-one:1."))
+      expect(jaeger.environment?.COLLECTOR_OTLP_ENABLED).toBe("true");
+    expect(jaeger?.ports).toContain("16686:16686");
+    const prometheus = compose.services.prometheus;
+    expect(prometheus?.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(prometheus?.volumes).toContain("./prometheus.yml:/etc/prometheus/prometheus.yml:ro");
+    expect(prometheus?.ports).toContain("9090:9090");
+  });
+
+  it("has Prometheus scrape every sidecar's /metrics on its health listener, at its app's address", () => {
+    const targets = scrapedTargets(parse(readFileSync(join(here, "compose/prometheus.yml"), "utf8")));
+    const sidecars = Object.entries(compose.services).filter(([name]) => name.endsWith("-sidecar"));
+    expect(sidecars.length).toBeGreaterThan(0);
+    for (const [name, sidecar] of sidecars) {
+      // It shares the app's network namespace, so it answers at the app's name.
+      const app = sidecar.network_mode?.replace(/^service:/, "");
+      expect(targets, name).toContain(`${app}:${HEALTH_PORT}/metrics`);
+    }
+  });
+
+  it("exports every app's and sidecar's traces to Jaeger", () => {
+    const processes = Object.entries(compose.services).filter(([, service]) =>
+      /services\/\w+\/src\/main\.ts|sidecar\/bin\/mesh-sidecar\.js/.test(service.command?.join(" ") ?? ""),
+    );
+    expect(processes).toHaveLength(2 * SHOP.reduce((sum, plan) => sum + plan.instances, 0));
+    for (const [name, service] of processes) {
+      expect(service.environment, name).toMatchObject(OTEL);
+      expect(service.depends_on?.jaeger, name).toBeDefined();
+    }
+  });
 });
 
 describe("deploy/k8s", () => {
@@ -133,17 +195,22 @@ describe("deploy/k8s", () => {
     ).resolves.toBeDefined();
   });
 
+  const documents = parseAllDocuments(readFileSync(join(here, "k8s/shop.yaml"), "utf8")).map((document) =>
+    document.toJS(),
+  );
+  const byKind = (kind: string) => documents.filter((document) => document.kind === kind);
+  const named = (kind: string, name: string) => byKind(kind).find((document) => document.metadata.name === name);
+  const shopNames = SHOP.map((plan) => plan.service);
+  const shopDeployments = () =>
+    byKind("Deployment").filter((deployment) => shopNames.includes(deployment.metadata.name));
+
   it("gives every pod the app and its sidecar, probes on the sidecar, and a valid sidecar config", () => {
-    const documents = parseAllDocuments(readFileSync(join(here, "k8s/shop.yaml"), "utf8")).map((document) =>
-      document.toJS(),
-    );
-    const byKind = (kind: string) => documents.filter((document) => document.kind === kind);
     expect(
       byKind("Deployment")
         .map((deployment) => deployment.metadata.name)
         .sort(),
-    ).toEqual(SHOP.map((plan) => plan.service).sort());
-    for (const deployment of byKind("Deployment")) {
+    ).toEqual([...shopNames, "jaeger", "prometheus"].sort());
+    for (const deployment of shopDeployments()) {
       const [app, sidecar] = deployment.spec.template.spec.containers;
       expect([app.name, sidecar.name]).toEqual(["app", "sidecar"]);
       expect(sidecar.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "health" });
@@ -159,13 +226,78 @@ describe("deploy/k8s", () => {
     for (const configMap of sidecarConfigs) {
       checkSidecarConfig(configMap.data["sidecar.yaml"], configMap.metadata.name.replace(/-sidecar$/, ""));
     }
-    expect(byKind("Service")).toHaveLength(SHOP.length);
+    expect(byKind("Service")).toHaveLength(SHOP.length + 2);
+  });
+
+  it("runs Jaeger, taking OTLP over HTTP and serving its UI, behind a Service", () => {
+    const [container] = named("Deployment", "jaeger").spec.template.spec.containers;
+    expect(container.image).toMatch(/^jaegertracing\/(all-in-one|jaeger):\d+\.\d+\.\d+$/);
+    const ports = container.ports.map((port: { containerPort: number }) => port.containerPort);
+    expect(ports).toEqual(expect.arrayContaining([4318, 16686]));
+    const servicePorts = named("Service", "jaeger").spec.ports.map((port: { port: number }) => port.port);
+    expect(servicePorts).toEqual(expect.arrayContaining([4318, 16686]));
+  });
+
+  it("gives every app and sidecar the OTLP endpoint and sampler", () => {
+    expect(OTEL.OTEL_EXPORTER_OTLP_ENDPOINT).toBe("http://jaeger:4318"); // the Service above
+    const deployments = shopDeployments();
+    expect(deployments).toHaveLength(SHOP.length);
+    for (const deployment of deployments) {
+      for (const container of deployment.spec.template.spec.containers) {
+        const env = Object.fromEntries(
+          container.env.map((variable: { name: string; value?: string }) => [variable.name, variable.value]),
+        );
+        expect(env, `${deployment.metadata.name}/${container.name}`).toMatchObject(OTEL);
+      }
+    }
+  });
+
+  it("runs Prometheus with pod discovery, the RBAC it needs, and every shop pod annotated to scrape its sidecar", () => {
+    const spec = named("Deployment", "prometheus").spec.template.spec;
+    const account = spec.serviceAccountName;
+    expect(named("ServiceAccount", account)).toBeDefined();
+    const binding = [...byKind("ClusterRoleBinding"), ...byKind("RoleBinding")].find((each) =>
+      each.subjects.some(
+        (subject: { kind: string; name: string }) => subject.kind === "ServiceAccount" && subject.name === account,
+      ),
+    );
+    expect(binding?.roleRef.kind).toBe("ClusterRole");
+    const rules = named("ClusterRole", binding.roleRef.name).rules;
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        resources: expect.arrayContaining(["pods"]),
+        verbs: expect.arrayContaining(["get", "list", "watch"]),
+      }),
+    );
+    expect(named("Service", "prometheus").spec.ports[0].port).toBe(9090);
+
+    const configMap = spec.volumes.find((volume: { configMap?: unknown }) => volume.configMap).configMap.name;
+    const config = parse(named("ConfigMap", configMap).data["prometheus.yml"]) as { scrape_configs: ScrapeJob[] };
+    const job = config.scrape_configs.find((each) => each.kubernetes_sd_configs?.some((sd) => sd.role === "pod"));
+    const sources = (job?.relabel_configs ?? []).flatMap((rule) => rule.source_labels ?? []);
+    for (const annotation of ["scrape", "port", "path"])
+      expect(sources).toContain(`__meta_kubernetes_pod_annotation_prometheus_io_${annotation}`);
+    expect(job?.relabel_configs).toContainEqual(
+      expect.objectContaining({
+        source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+        regex: "true",
+        action: "keep",
+      }),
+    );
+
+    for (const deployment of shopDeployments()) {
+      const template = deployment.spec.template;
+      const sidecar = template.spec.containers.find((container: { name: string }) => container.name === "sidecar");
+      expect(sidecar.ports, deployment.metadata.name).toContainEqual({ name: "health", containerPort: HEALTH_PORT });
+      expect(template.metadata.annotations, deployment.metadata.name).toEqual({
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": String(HEALTH_PORT),
+        "prometheus.io/path": "/metrics",
+      });
+    }
   });
 
   it("has a Job that writes deny-by-default intentions and the shop's call graph", () => {
-    const documents = parseAllDocuments(readFileSync(join(here, "k8s/shop.yaml"), "utf8")).map((document) =>
-      document.toJS(),
-    );
     const intentions = documents.find(
       (document) => document.kind === "ConfigMap" && document.metadata.name === "mesh-intentions",
     );

@@ -4,13 +4,18 @@
 // shop's call graph: the compose files in deploy/compose/intentions). Consul, NATS and PostgreSQL are the cluster's
 // own, named in the mesh-infra ConfigMap and Secret; Consul needs Connect enabled on its servers (its CA issues the
 // sidecars' mutual-TLS certificates) and an agent on each node (the pods reach it at the node's IP, port 8500; its
-// health check reaches each sidecar's plaintext health listener on the pod's port 15021).
+// health check reaches each sidecar's plaintext health listener on the pod's port 15021). Jaeger and Prometheus run
+// beside the shop (observability.ts): every app and sidecar exports its traces to Jaeger, and every pod is annotated
+// for Prometheus to scrape its sidecar's /metrics on that same health port.
+//   kubectl port-forward svc/jaeger 16686      then http://localhost:16686 (traces)
+//   kubectl port-forward svc/prometheus 9090   then http://localhost:9090 (metrics)
 // Regenerate with:  npx tsx deploy/k8s/generate.ts   (a test checks the file is current)
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { SIDECAR_NODE_FLAGS } from "../../sidecar/src/launch.ts";
 import { SHOP } from "../local/src/topology.ts";
+import { OTEL_ENV, observabilityDocuments, scrapeAnnotations } from "./observability.ts";
 
 const here = import.meta.dirname;
 const IMAGE = "grpc-mesh:1.0.0";
@@ -61,7 +66,7 @@ function appEnv(service: string, database: string | undefined, calls: boolean) {
     env.push({ name: "PAYMENT_CARD_KEY", valueFrom: { secretKeyRef: { name: "mesh-infra", key: "paymentCardKey" } } });
   if (service === "gateway")
     env.push({ name: "GATEWAY_HTTP_HOST", value: "0.0.0.0" }, { name: "GATEWAY_HTTP_PORT", value: "8080" });
-  return env;
+  return [...env, ...OTEL_ENV];
 }
 
 const documents: unknown[] = [
@@ -115,6 +120,7 @@ const documents: unknown[] = [
       },
     },
   },
+  ...observabilityDocuments,
 ];
 
 for (const plan of SHOP) {
@@ -138,7 +144,7 @@ for (const plan of SHOP) {
         replicas: plan.instances,
         selector: { matchLabels: { app: service } },
         template: {
-          metadata: { labels: labels(service) },
+          metadata: { labels: labels(service), annotations: scrapeAnnotations(HEALTH_PORT) },
           spec: {
             terminationGracePeriodSeconds: 30,
             // As compose's depends_on: the sidecar starts once the mesh-intentions Job has written the default deny
@@ -175,7 +181,7 @@ for (const plan of SHOP) {
                   "--config",
                   "/etc/mesh/sidecar.yaml",
                 ],
-                env: consulEnv,
+                env: [...consulEnv, ...OTEL_ENV],
                 ports,
                 readinessProbe: { httpGet: { path: "/readyz", port: "health" }, periodSeconds: 5 },
                 livenessProbe: {
