@@ -1,8 +1,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttp2Server, type Http2Server, type Http2Session } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { meshClient } from "@mesh/kit";
+import { meshClient, tracedConnectNodeAdapter } from "@mesh/kit";
 import { Health } from "@mesh/proto/grpc/health/v1/health_pb";
 import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
@@ -74,7 +73,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     payment: meshClient(PaymentService, options.sidecarOutbound),
   };
   let serving = true;
-  const handler = connectNodeAdapter({
+  // A SERVER span per request; the calls to the services run inside it.
+  const handler = tracedConnectNodeAdapter({
     routes: (router) => {
       router.service(GatewayService, gatewayService(backends));
       router.service(

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { isUuid } from "@mesh/kit";
+import { isUuid, tagSpanWithOrder } from "@mesh/kit";
 import type { GatewayService, GetOrderViewResponseSchema } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import type { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import type { OrderService } from "@mesh/proto/shop/order/v1/order_pb";
@@ -62,6 +62,7 @@ export function gatewayService(backends: Backends): ServiceImpl<typeof GatewaySe
         },
         { timeoutMs: BACKEND_TIMEOUT_MS },
       );
+      if (order) tagSpanWithOrder(order.orderId);
       return { order };
     },
 
@@ -69,6 +70,7 @@ export function gatewayService(backends: Backends): ServiceImpl<typeof GatewaySe
       if (!isUuid(request.orderId)) {
         throw new ConnectError(`order_id must be a UUID, got "${request.orderId}"`, Code.InvalidArgument);
       }
+      tagSpanWithOrder(request.orderId);
       const options = { timeoutMs: BACKEND_TIMEOUT_MS };
       const [order, payments, reservation] = await Promise.allSettled([
         backends.order.getOrder({ orderId: request.orderId }, options),
