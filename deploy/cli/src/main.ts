@@ -47,7 +47,8 @@ function headersFrom(values: string[]): Record<string, string> {
 }
 
 function viewOf(value: string | undefined): StatView {
-  if (!VIEWS.includes(value as StatView)) throw new UsageError(`--by must be ${VIEWS.join(", ")}, got "${value}"`);
+  if (!VIEWS.includes(value as StatView))
+    throw new UsageError(`--by must be one of ${VIEWS.join(", ")}; got "${value}"`);
   return value as StatView;
 }
 

@@ -37,7 +37,7 @@ export interface TopFrame {
 /** One frame: a status line, the table, and what was left out or could not be read. */
 export function formatTop(frame: TopFrame): string {
   const time = frame.at.toISOString().slice(11, 19);
-  const status = `mesh top  ${time}  ${frame.sidecars} sidecars  over ${frame.seconds.toFixed(1)} s  (by ${frame.view})`;
+  const status = `mesh top  ${time}  ${frame.sidecars} sidecar${frame.sidecars === 1 ? "" : "s"}  over ${frame.seconds.toFixed(1)} s  (by ${frame.view})`;
   const shown = frame.maxRows === undefined ? frame.lines : frame.lines.slice(0, Math.max(1, frame.maxRows));
   const rows = shown.map((line) => [
     ...line.columns,

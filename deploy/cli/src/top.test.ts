@@ -129,7 +129,7 @@ describe("mesh top", () => {
         .map((block) => block.split("\n"));
       expect(blocks).toHaveLength(2);
       for (const block of blocks) {
-        expect(block[0]).toMatch(/^mesh top {2}\d\d:\d\d:\d\d {2}1 sidecars {2}over 0\.\d s {2}\(by method\)$/);
+        expect(block[0]).toMatch(/^mesh top {2}\d\d:\d\d:\d\d {2}1 sidecar {2}over 0\.\d s {2}\(by method\)$/);
         expect(block[2]).toMatch(/^from\s+to\s+method\s+rps\s+success\s+p50\s+p99$/);
         expect(block[3]).toMatch(/^order\s+inventory\s+GetStock\s+[\d.]+\s+100\.0%/);
         expect(block[4]).toMatch(/^order\s+inventory\s+ReserveStock\s+[\d.]+\s+50\.0%/);
