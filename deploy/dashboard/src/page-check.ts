@@ -1,0 +1,150 @@
+// A check of the dashboard page in a real headless browser (Debian's chromium, driven by playwright-core; no browser
+// download): the graph shows every given service, searching an order id finds a trace whose waterfall has rows, and
+// the page keeps updating (refresh counter and time change, the rate chart has points). Screenshots go to the given
+// paths. Install chromium with `node scripts/setup.mjs --browser`.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+// What the functions run in the page use of its globals (this file compiles without the DOM library).
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+  querySelectorAll(selector: string): { length: number };
+}
+declare const document: { getElementById(id: string): PageElement | null };
+
+export interface PageCheckOptions {
+  /** The dashboard page, e.g. http://127.0.0.1:16686/ */
+  url: string;
+  /** An order whose trace must be found by searching its id (tag shop.order_id). */
+  orderId: string;
+  /** Services the graph must show as nodes. */
+  services: string[];
+  /** The order's trace must have at least this many saga steps (messaging spans); default 0. */
+  minSagaSteps?: number;
+  /** Where to save screenshots: the overview once the graph is drawn, and the page with the order's trace open. */
+  screenshots?: { overview?: string; trace?: string };
+  chromiumPath?: string;
+  /** For each wait; default 20 s. */
+  timeoutMs?: number;
+}
+
+export interface PageCheckResult {
+  services: string[];
+  traceId: string;
+  waterfallRows: number;
+  sagaSteps: number;
+  refreshes: { first: number; last: number };
+  updatedAt: { first: string; last: string };
+  ratePoints: number;
+}
+
+export const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Runs the check; throws an Error naming what the page lacked. */
+export async function checkDashboardPage(options: PageCheckOptions): Promise<PageCheckResult> {
+  const timeout = options.timeoutMs ?? 20_000;
+  const userDataDir = await mkdtemp(join(tmpdir(), "mesh-dashboard-check-"));
+  // A persistent context is how playwright takes a user data directory of our own: a fresh one per check.
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: options.chromiumPath ?? "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1400, height: 1000 },
+  });
+  const pageErrors: string[] = [];
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    page.setDefaultTimeout(timeout);
+    await page.goto(options.url);
+
+    const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+      try {
+        return await run();
+      } catch (error) {
+        const errors = pageErrors.length ? `; page errors: ${pageErrors.join(" | ")}` : "";
+        throw new Error(`dashboard page check: ${what}: ${(error as Error).message.split("\n")[0]}${errors}`);
+      }
+    };
+
+    const services = await step(`the graph does not show every service of ${options.services.join(", ")}`, async () => {
+      await page.waitForFunction((wanted) => {
+        const shown = (document.getElementById("graph")?.dataset.services ?? "").split(",");
+        return wanted.every((service) => shown.includes(service));
+      }, options.services);
+      return ((await page.getAttribute("#graph", "data-services")) ?? "").split(",");
+    });
+    await step("the graph has no drawing", () => page.waitForSelector("#graph canvas"));
+
+    const first = {
+      count: Number(await page.textContent("#refresh-count")),
+      at: (await page.textContent("#updated-at")) ?? "",
+    };
+    await step("the page does not refresh (counter and time unchanged)", () =>
+      page.waitForFunction(
+        ({ count, at }) =>
+          Number(document.getElementById("refresh-count")?.textContent) >= count + 2 &&
+          document.getElementById("updated-at")?.textContent !== at,
+        first,
+      ),
+    );
+    const ratePoints = await step("the rate chart has no points", async () => {
+      await page.waitForFunction(() => Number(document.getElementById("rate-chart")?.dataset.points) >= 2);
+      await page.waitForSelector("#rate-chart canvas");
+      return Number(await page.getAttribute("#rate-chart", "data-points"));
+    });
+    if (options.screenshots?.overview) await page.screenshot({ path: options.screenshots.overview, fullPage: true });
+
+    await page.fill("#order-id", options.orderId);
+    await page.click('#trace-search button[type="submit"]');
+    const row = `#trace-list tr[data-order-id=${JSON.stringify(options.orderId)}]`;
+    await step(`searching order ${options.orderId} lists no trace`, () => page.waitForSelector(row));
+    const traceId = (await page.getAttribute(row, "data-trace-id")) ?? "";
+    const waterfallRows = await step(`the waterfall of order ${options.orderId}'s trace has no rows`, async () => {
+      await page.waitForFunction((id) => {
+        const waterfall = document.getElementById("waterfall");
+        return waterfall?.dataset.traceId === id && waterfall.querySelectorAll(".span-row").length > 0;
+      }, traceId);
+      return page.locator("#waterfall .span-row").count();
+    });
+    const sagaSteps = await page.locator("#saga li[data-subject]").count();
+    if (sagaSteps < (options.minSagaSteps ?? 0)) {
+      throw new Error(
+        `dashboard page check: the saga timeline shows ${sagaSteps} steps, fewer than ${options.minSagaSteps}`,
+      );
+    }
+    const last = {
+      count: Number(await page.textContent("#refresh-count")),
+      at: (await page.textContent("#updated-at")) ?? "",
+    };
+    if (options.screenshots?.trace) {
+      await page.locator("#waterfall").scrollIntoViewIfNeeded();
+      await page.screenshot({ path: options.screenshots.trace, fullPage: true });
+    }
+    if (pageErrors.length) throw new Error(`dashboard page check: errors in the page: ${pageErrors.join(" | ")}`);
+    return {
+      services,
+      traceId,
+      waterfallRows,
+      sagaSteps,
+      refreshes: { first: first.count, last: last.count },
+      updatedAt: { first: first.at, last: last.at },
+      ratePoints,
+    };
+  } finally {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true });
+  }
+}
