@@ -49,7 +49,9 @@ export function startSdk(settings: TracingSettings, exporter?: SpanExporter): ()
     sampler: samplerFor(settings.sampler, settings.ratio),
     spanProcessors: [
       new DbSystemAttribute(),
-      exporter ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }),
+      exporter
+        ? new SimpleSpanProcessor({ exporter })
+        : new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: settings.tracesUrl }) }),
     ],
   });
   trace.setGlobalTracerProvider(provider);

@@ -8,11 +8,18 @@ describe("tracingSettings", () => {
     expect(tracingSettings("order", {}).enabled).toBe(false);
   });
 
-  it("is on with either endpoint variable", () => {
-    expect(tracingSettings("order", ENDPOINT).enabled).toBe(true);
-    expect(tracingSettings("order", { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://x:4318/v1/traces" }).enabled).toBe(
-      true,
+  it("is on with either endpoint variable, sending to the traces endpoint or the base's /v1/traces", () => {
+    expect(tracingSettings("order", ENDPOINT)).toMatchObject({
+      enabled: true,
+      tracesUrl: "http://127.0.0.1:4318/v1/traces",
+    });
+    expect(tracingSettings("order", { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector/" }).tracesUrl).toBe(
+      "http://collector/v1/traces",
     );
+    expect(tracingSettings("order", { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://x:4318/custom" })).toMatchObject({
+      enabled: true,
+      tracesUrl: "http://x:4318/custom",
+    });
   });
 
   it("is off when the SDK is disabled or the exporter is none", () => {

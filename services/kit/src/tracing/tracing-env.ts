@@ -10,6 +10,8 @@ export type SamplerName =
 export interface TracingSettings {
   /** Whether spans are recorded and exported; when not, traceparent is still passed on unchanged. */
   enabled: boolean;
+  /** Where spans are sent: the traces endpoint as given, or the base endpoint's /v1/traces. */
+  tracesUrl: string | undefined;
   serviceName: string;
   sampler: SamplerName;
   /** The ratio of root traces sampled by the traceidratio samplers, 0 to 1. */
@@ -36,7 +38,9 @@ const nonEmpty = (value: string | undefined) => (value?.trim() ? value.trim() : 
  */
 export function tracingSettings(serviceName: string, env: NodeJS.ProcessEnv = process.env): TracingSettings {
   const problems: string[] = [];
-  const endpoint = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const base = nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const tracesUrl =
+    nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) ?? (base && `${base.replace(/\/+$/, "")}/v1/traces`);
   const disabled = nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase() === "true";
   const noExporter = nonEmpty(env.OTEL_TRACES_EXPORTER)?.toLowerCase() === "none";
 
@@ -56,7 +60,8 @@ export function tracingSettings(serviceName: string, env: NodeJS.ProcessEnv = pr
   }
 
   return {
-    enabled: endpoint !== undefined && !disabled && !noExporter,
+    enabled: tracesUrl !== undefined && !disabled && !noExporter,
+    tracesUrl,
     serviceName: nonEmpty(env.OTEL_SERVICE_NAME) ?? serviceName,
     sampler,
     ratio,
