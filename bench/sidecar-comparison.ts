@@ -36,6 +36,7 @@ import {
   stopAll,
   writeEchoFiles,
 } from "./echo-mesh.ts";
+import { startOtlpSink } from "./otlp-sink.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
 import { publishReport } from "./publish-report.ts";
 
@@ -208,6 +209,18 @@ async function measure(topology: Topology, work: string, body: string): Promise<
   };
 }
 
+/** The traced row against the same path untraced. */
+function tracingCost(rows: Row[]): string {
+  const plain = rows.find((row) => row.name === "sidecar x2");
+  const traced = rows.find((row) => row.name === "sidecar x2 traced");
+  if (!plain?.cpuUsPerRequest || !traced?.cpuUsPerRequest) return "";
+  return (
+    `Tracing at ratio 1.0 costs ${f(traced.cpuUsPerRequest - plain.cpuUsPerRequest, 0)} µs CPU per request per sidecar ` +
+    `(${f(traced.cpuUsPerRequest / plain.cpuUsPerRequest)}x the untraced sidecar x2), ${f(traced.rps / plain.rps)}x its throughput, ` +
+    `and ${f(traced.fixedP50 - plain.fixedP50)} / ${f(traced.fixedP99 - plain.fixedP99)} ms p50 / p99 at 1000 req/s.`
+  );
+}
+
 const f = (value: number | undefined, digits = 2) =>
   value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits);
 
@@ -216,7 +229,9 @@ function table(rows: Row[]): string {
   // Each sidecar row is compared with the nginx row of the same shape ("sidecar x2 mTLS" with "nginx x2 TLS"), the
   // one-hop floor with one nginx.
   const peerName = (name: string) =>
-    name.startsWith("bare relay") ? "nginx x1" : name.replace("sidecar", "nginx").replace("mTLS", "TLS");
+    name.startsWith("bare relay")
+      ? "nginx x1"
+      : name.replace("sidecar", "nginx").replace("mTLS", "TLS").replace(" traced", "");
   const peer = (row: Row) => rows.find((other) => other.name === peerName(row.name));
   const lines = [
     "| path | req/s (c=128) | p50 ms | p99 ms | p50 ms @1000 rps | p99 ms @1000 rps | added p50 / p99 ms @1000 rps | proxy CPU µs/req (each) | vs nginx CPU | proxy RSS MiB @1000 rps / after c=128 | HTTP failures | gRPC errors |",
@@ -365,6 +380,37 @@ async function main() {
     const nginx2a = await startNginx(work, "nginx-two-a", nginx2aListen, nginx2bListen);
     procs.push(one, inbound, outbound, nginx1, nginx2a, nginx2b);
 
+    // The same two sidecars with tracing on at ratio 1.0: every call makes a client, an attempt and a server span.
+    const sink = await startOtlpSink(PATH.slice(1));
+    stops.push(sink.close);
+    const tracingEnv = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "1.0",
+      // A queue deep enough that no span is dropped at full throughput: dropping would hide the cost.
+      OTEL_BSP_MAX_QUEUE_SIZE: "200000",
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "2048",
+      OTEL_BSP_SCHEDULE_DELAY: "1000",
+    };
+    const [tracedOut, tracedOutAdmin, tracedIn, tracedInAdmin] = (await Promise.all(
+      Array.from({ length: 4 }, addr),
+    )) as [string, string, string, string];
+    const tracedInbound = await startSidecar(
+      work,
+      "sidecar-traced-inbound",
+      `service: echo\n${sidecarInbound(tracedIn, tracedInAdmin, appAddress)}`,
+      tracedIn,
+      { env: tracingEnv },
+    );
+    const tracedOutbound = await startSidecar(
+      work,
+      "sidecar-traced-outbound",
+      `service: bench-client\n${sidecarOutbound(tracedOut, tracedOutAdmin, tracedIn, descriptors)}`,
+      tracedOut,
+      { env: tracingEnv },
+    );
+    procs.push(tracedInbound, tracedOutbound);
+
     const mesh = await startTlsPaths(work, appAddress);
     procs.push(...mesh.procs);
     await checkPlaintext([sideAdmin1, sideAdmin2, sideAdmin3] as string[]);
@@ -374,6 +420,7 @@ async function main() {
       { name: "bare relay (floor)", entry: relayListen, proxies: [relay] },
       { name: "sidecar x1", entry: sideOut1 as string, proxies: [one], admin: sideAdmin1 as string },
       { name: "sidecar x2", entry: sideOut2 as string, proxies: [outbound, inbound], admin: sideAdmin2 as string },
+      { name: "sidecar x2 traced", entry: tracedOut, proxies: [tracedOutbound, tracedInbound], admin: tracedOutAdmin },
       { name: "nginx x1", entry: nginx1Listen, proxies: [nginx1] },
       { name: "nginx x2", entry: nginx2aListen, proxies: [nginx2a, nginx2b] },
       ...mesh.topologies,
@@ -405,8 +452,15 @@ async function main() {
         `(\`nginx-client\` and \`echo\`); nginx 1 verifies nginx 2's chain and its name (\`grpc_ssl_name ${mesh.serverName}\`, the DNS SAN of echo's leaf). ` +
         "nginx 2 checks only that the client chains to the CA: it does no per-caller authorization, the sidecar checks intentions on every call. " +
         "Both keep their TLS connections open (keepalive), so the figures are the steady cost of encryption and authorization, not of handshakes.",
+      "**Traced row.** `sidecar x2 traced`: the `sidecar x2` path with tracing on in both sidecars " +
+        "(`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, ratio 1.0: every call is sampled and makes three spans, the caller's client and attempt spans " +
+        "and the app's sidecar's server span), batched and exported over OTLP/HTTP protobuf to a sink in this script that only counts " +
+        `(queue deep enough that nothing is dropped): it received ${sink.counts.spans} spans in ${sink.counts.requests} exports ` +
+        `(${(sink.counts.bytes / 2 ** 20).toFixed(1)} MiB). Its CPU and latency are compared with \`sidecar x2\` in the line below the table.`,
       "",
       table(rows),
+      "",
+      tracingCost(rows),
       "",
     ].join("\n");
     // One results file per Node major version (Node 20 keeps the plain name), so a run on another Node keeps both.

@@ -14,6 +14,7 @@ import { type InstanceInfo, type LocalMesh, startLocalMesh } from "@mesh/local";
 import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type JaegerSpan, TraceView, tracesTagged } from "./jaeger-trace.ts";
 import { checkInvariants } from "./shop/invariants.ts";
 
 // The one-command local mesh, started through the same code as `npm start`: every service and sidecar as its own
@@ -61,11 +62,27 @@ const orderRequest = (customerId: string, productId: string, quantity: number, c
 /** Runs the mesh CLI against the mesh's Consul. */
 const meshCli = (...args: string[]) =>
   promisify(execFile)(process.execPath, [CLI, ...args], {
-    env: { ...process.env, CONSUL_HTTP_ADDR: mesh.consulUrl },
+    env: { ...process.env, CONSUL_HTTP_ADDR: mesh.consulUrl, MESH_TRACES_URL: mesh.dashboardUrl },
   }).then(
     ({ stdout }) => ({ code: 0, stdout, stderr: "" }),
     (error: { code: number; stdout: string; stderr: string }) => error,
   );
+
+/** The trace of an order's PlaceOrder (not of later reads of it), once `complete` says all of it has arrived. */
+async function orderTrace(orderId: string, complete: (view: TraceView) => boolean): Promise<TraceView> {
+  let seen = "none yet";
+  for (let i = 0; i < 60; i++) {
+    const traces = await tracesTagged(mesh.dashboardUrl, "shop.order_id", orderId);
+    const views = traces.map((trace) => new TraceView(trace));
+    const placed = views.find(
+      (view) => view.find("gateway", "server", "shop.gateway.v1.GatewayService/PlaceOrder").length > 0,
+    );
+    if (placed && complete(placed)) return placed;
+    seen = placed ? placed.describe() : `${traces.length} trace(s) without the gateway's PlaceOrder`;
+    await sleep(250);
+  }
+  throw new Error(`the trace of order ${orderId} is incomplete after 15 s; it has:\n${seen}`);
+}
 
 async function json(method: string, body: unknown) {
   const response = await fetch(`${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/${method}`, {
@@ -114,6 +131,79 @@ describe("the local mesh", () => {
     expect(viaGrpc.order?.status).toBe(OrderStatus.PENDING);
   });
 
+  it("records an order as one trace: the gateway's request, each call through the sidecars, the database, the saga's events", async () => {
+    const orderId = confirmedOrderId;
+    const view = await orderTrace(
+      orderId,
+      (each) => each.find("inventory", "consumer", "process shop.order.confirmed").length > 0,
+    );
+    const gateway = view.one("gateway", "server", "shop.gateway.v1.GatewayService/PlaceOrder");
+    expect(view.parent(gateway), "the gateway's request starts the trace").toBeUndefined();
+
+    // gateway -> order: the gateway's sidecar (call and attempt), order's sidecar, then order's handler.
+    const toOrder = view.one("gateway-sidecar", "client", "shop.order.v1.OrderService/CreateOrder");
+    expect(view.isUnder(toOrder, gateway)).toBe(true);
+    const orderInbound = view.one("order-sidecar", "server", "shop.order.v1.OrderService/CreateOrder");
+    const attempt = view.parent(orderInbound) as JaegerSpan;
+    expect(attempt.operationName).toBe("attempt shop.order.v1.OrderService/CreateOrder");
+    expect(view.tag(attempt, "mesh.attempt")).toBe(1);
+    expect(view.parent(attempt)?.spanID).toBe(toOrder.spanID);
+    const handler = view.one("order", "server", "shop.order.v1.OrderService/CreateOrder");
+    expect(view.parent(handler)?.spanID).toBe(orderInbound.spanID);
+    expect(view.tag(handler, "shop.order_id")).toBe(orderId);
+
+    // order -> inventory (prices), through both sidecars; and the order's database statements, under its handler.
+    const toInventory = view.find("order-sidecar", "client", "shop.inventory.v1.InventoryService/ListProducts");
+    expect(toInventory.length).toBeGreaterThan(0);
+    for (const call of toInventory) expect(view.isUnder(call, handler)).toBe(true);
+    const inventoryInbound = view.find(
+      "inventory-sidecar",
+      "server",
+      "shop.inventory.v1.InventoryService/ListProducts",
+    );
+    expect(inventoryInbound.length).toBe(toInventory.length);
+    for (const server of inventoryInbound) expect(toInventory.some((call) => view.isUnder(server, call))).toBe(true);
+    const statements = view.trace.spans.filter(
+      (span) => view.service(span) === "order" && view.tag(span, "db.system") === "postgresql",
+    );
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements.filter((span) => view.isUnder(span, handler)))
+      expect(view.tag(statement, "span.kind")).toBe("client");
+    expect(statements.some((span) => view.isUnder(span, handler))).toBe(true);
+
+    // The saga: each event's consumer is a child of its publish, which is under what wrote the event.
+    const created = view.one("order", "producer", "publish shop.order.created");
+    expect(view.isUnder(created, handler)).toBe(true);
+    const reserving = view.one("inventory", "consumer", "process shop.order.created");
+    expect(view.parent(reserving)?.spanID).toBe(created.spanID);
+    const reserved = view.one("inventory", "producer", "publish shop.inventory.reserved");
+    expect(view.isUnder(reserved, reserving)).toBe(true);
+    const charging = view.one("payment", "consumer", "process shop.inventory.reserved");
+    expect(view.parent(charging)?.spanID).toBe(reserved.spanID);
+    const charge = view.one("payment-sidecar", "client", "shop.payment.v1.PaymentProviderService/Charge");
+    expect(view.isUnder(charge, charging)).toBe(true);
+    const provider = view.one("provider", "server", "shop.payment.v1.PaymentProviderService/Charge");
+    expect(view.isUnder(provider, charge)).toBe(true);
+    const completed = view.one("payment", "producer", "publish shop.payment.completed");
+    expect(view.isUnder(completed, charging)).toBe(true);
+    const confirming = view.one("order", "consumer", "process shop.payment.completed");
+    expect(view.parent(confirming)?.spanID).toBe(completed.spanID);
+    const confirmed = view.one("order", "producer", "publish shop.order.confirmed");
+    expect(view.isUnder(confirmed, confirming)).toBe(true);
+    const committing = view.one("inventory", "consumer", "process shop.order.confirmed");
+    expect(view.parent(committing)?.spanID).toBe(confirmed.spanID);
+    for (const span of [created, reserving, charging, confirming, confirmed, committing]) {
+      expect(view.tag(span, "shop.order_id")).toBe(orderId);
+      expect(view.tag(span, "messaging.system")).toBe("nats");
+    }
+    expect(view.tag(charging, "shop.event.outcome")).toBe("applied");
+
+    // `mesh trace <orderId>` prints the same trace as a waterfall.
+    const printed = await meshCli("trace", orderId);
+    expect(printed.stdout).toContain("GatewayService/PlaceOrder");
+    expect(printed.stdout).toContain("process shop.payment.completed");
+  }, 30_000);
+
   it("shows golden metrics per edge and per service with `mesh stat` while calls run", async () => {
     const gateway = gatewayGrpc();
     const load = steadyLoad(() => gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }));
@@ -135,10 +225,12 @@ describe("the local mesh", () => {
   it("shows a failing provider in `mesh stat`: payment -> provider's success rate drops", async () => {
     const provider = mesh.instances.find((each) => each.instance === "provider") as InstanceInfo;
     await provider.restartApp({ PROVIDER_FAILURE_RATE: "1" });
+    const drillOrders: string[] = [];
     try {
       const placing = (async () => {
         for (let i = 0; i < 8; i++) {
-          await json("PlaceOrder", orderRequest(`drill-${i}`, "sku-filter", 1));
+          const placed = await json("PlaceOrder", orderRequest(`drill-${i}`, "sku-filter", 1));
+          drillOrders.push((placed.body.order as { orderId: string }).orderId);
           await sleep(250);
         }
       })();
@@ -148,6 +240,26 @@ describe("the local mesh", () => {
       const [, , rps, success] = edge?.split(/\s+/) ?? [];
       expect(Number(rps)).toBeGreaterThan(0);
       expect(Number.parseFloat(success ?? "100")).toBeLessThan(100);
+
+      // The order's trace shows payment's sidecar retrying the charge: failed attempts, each retry's reason.
+      const view = await orderTrace(
+        drillOrders[0] as string,
+        (each) => each.find("payment-sidecar", "client", "shop.payment.v1.PaymentProviderService/Charge").length > 0,
+      );
+      const charge = view.find(
+        "payment-sidecar",
+        "client",
+        "shop.payment.v1.PaymentProviderService/Charge",
+      )[0] as JaegerSpan;
+      const attempts = view.trace.spans.filter((span) => view.parent(span)?.spanID === charge.spanID);
+      expect(attempts.length).toBeGreaterThan(1);
+      expect(view.tag(charge, "mesh.attempts")).toBe(attempts.length);
+      expect(attempts.every((span) => view.tag(span, "rpc.grpc.status_code") === 14)).toBe(true);
+      expect(attempts.filter((span) => view.tag(span, "mesh.retry_reason") === "UNAVAILABLE").length).toBe(
+        attempts.length - 1,
+      );
+      const retries = charge.logs.filter((log) => log.fields.some((field) => field.value === "retry.backoff"));
+      expect(retries.length).toBe(attempts.length - 1);
     } finally {
       await provider.restartApp();
     }

@@ -13,6 +13,7 @@ JetStream (or NATS_URL), PostgreSQL with a database per service, and every servi
   --data-dir <dir>     where the mesh keeps its data (default .mesh in the project); a second start reuses it
   --reset              wipe the data directory first
   --gateway-port <n>   the gateway's HTTP port (default 8080; 0 picks a free port)
+  --dashboard-port <n> the mesh dashboard's port (default 16686; 0 picks a free port)
   --log-level <level>  the services' log level (default warn; info shows every call and event)
   --provider-failure-rate <0-1>
                        make the simulated payment gateway fail that share of calls (watch the breaker: mesh stats)
@@ -40,6 +41,7 @@ function table(mesh: LocalMesh): string {
     `nats        ${mesh.natsUrl}`,
     `postgres    ${mesh.postgres} (databases order, inventory, payment; user mesh)`,
     `gateway     ${mesh.gatewayHttp} (Connect JSON, gRPC-Web, and gRPC over h2c)`,
+    `dashboard   ${mesh.dashboardUrl} (service graph, instances, traces and saga timelines; every process traces to it)`,
     "security    mutual TLS between sidecars (Connect CA); intentions deny by default and allow the shop's calls",
     "",
     "Try:",
@@ -48,11 +50,20 @@ function table(mesh: LocalMesh): string {
     `       -d '{"requestId":"r-1","customerId":"alice","lines":[{"productId":"sku-mug","quantity":2}],"cardNumber":"4242424242424242","currency":"USD"}'`,
     `  curl -s -X POST ${mesh.gatewayHttp}/shop.gateway.v1.GatewayService/GetOrderView -H 'content-type: application/json' -d '{"orderId":"<orderId>"}'`,
     `  curl -s ${mesh.consulUrl}/v1/health/service/inventory?passing`,
-    `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js services     (also: stat, stats, intentions, saga <orderId>, call <pkg.Service/Method> <json>)`,
+    `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js services     (also: stat, top, stats, intentions, saga <orderId>, call <pkg.Service/Method> <json>)`,
+    `  MESH_TRACES_URL=${mesh.dashboardUrl} node deploy/cli/bin/mesh.js trace <orderId>`,
     "",
     "Ctrl-C stops the mesh.",
     "",
   ].join("\n");
+}
+
+/** A port option's value, or undefined after saying what is wrong with it. */
+function portOption(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
+  const port = Number(values[name]);
+  if (Number.isInteger(port) && port >= 0 && port <= 65535) return port;
+  console.error(`local mesh: --${name} must be a port number, got "${values[name]}"`);
+  return undefined;
 }
 
 async function main() {
@@ -63,6 +74,7 @@ async function main() {
         "data-dir": { type: "string", default: resolve(ROOT, ".mesh") },
         reset: { type: "boolean", default: false },
         "gateway-port": { type: "string", default: "8080" },
+        "dashboard-port": { type: "string", default: "16686" },
         "log-level": { type: "string", default: "warn" },
         "provider-failure-rate": { type: "string", default: "0" },
         help: { type: "boolean", short: "h" },
@@ -76,11 +88,8 @@ async function main() {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const gatewayPort = Number(values["gateway-port"]);
-  if (!Number.isInteger(gatewayPort) || gatewayPort < 0 || gatewayPort > 65535) {
-    console.error(`local mesh: --gateway-port must be a port number, got "${values["gateway-port"]}"`);
-    return 2;
-  }
+  const [gatewayPort, dashboardPort] = [portOption(values, "gateway-port"), portOption(values, "dashboard-port")];
+  if (gatewayPort === undefined || dashboardPort === undefined) return 2;
   const providerFailureRate = Number(values["provider-failure-rate"]);
   if (!(providerFailureRate >= 0 && providerFailureRate <= 1)) {
     console.error(
@@ -99,6 +108,7 @@ async function main() {
       consulAddress: process.env.CONSUL_HTTP_ADDR || undefined,
       natsUrl: process.env.NATS_URL || undefined,
       gatewayPort,
+      dashboardPort,
       logLevel: String(values["log-level"]),
       providerFailureRate,
       write: (line) => process.stdout.write(`${line}\n`),

@@ -24,6 +24,8 @@ export interface LocalMeshOptions {
   natsUrl?: string;
   /** The gateway's HTTP port; 0 picks a free one. */
   gatewayPort: number;
+  /** The dashboard's port (its page, trace API and OTLP receiver); 0 or absent picks a free one. */
+  dashboardPort?: number;
   /** The services' log level (LOG_LEVEL). */
   logLevel: string;
   /** Where prefixed process output goes. */
@@ -60,6 +62,8 @@ export interface LocalMesh {
   /** Process ids of everything the mesh started (services, sidecars, nats-server, PostgreSQL). */
   pids(): number[];
   readonly gatewayHttp: string;
+  /** The mesh dashboard: its page, its Jaeger-compatible trace API, and the OTLP/HTTP endpoint every process exports to. */
+  readonly dashboardUrl: string;
   readonly instances: InstanceInfo[];
   /** The descriptor set every sidecar reads (for more sidecars, such as a client's). */
   readonly descriptorImage: string;
@@ -91,6 +95,32 @@ async function buildDescriptors(dataDir: string): Promise<string> {
   const image = join(dataDir, "image.binpb");
   await promisify(execFile)(join(ROOT, "node_modules/.bin/buf"), ["build", "-o", image], { cwd: ROOT });
   return image;
+}
+
+/** Resolves once the dashboard answers, or rejects when its process exits first. */
+async function waitForDashboard(url: string, dashboard: ManagedProcess) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (dashboard.child.exitCode !== null) throw new Error("the dashboard exited; its output is above");
+    const answered = await fetch(`${url}/api/services`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (answered) return;
+    await sleep(100);
+  }
+  throw new Error(`the dashboard did not answer at ${url} within 30 s`);
+}
+
+/** Every process traces every call and event (ratio 1.0) to the dashboard's OTLP/HTTP receiver. */
+function tracingEnv(dashboardUrl: string): NodeJS.ProcessEnv {
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: dashboardUrl,
+    OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+    OTEL_TRACES_SAMPLER_ARG: "1.0",
+    // Spans reach the page within a second rather than the default five.
+    OTEL_BSP_SCHEDULE_DELAY: "500",
+  };
 }
 
 async function waitHealthy(
@@ -154,12 +184,25 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     postgres = await startDatabases();
     const pg = postgres;
     const gatewayHttp = options.gatewayPort ? `127.0.0.1:${options.gatewayPort}` : await address();
+    const dashboardPort = options.dashboardPort || Number((await address()).split(":")[1]);
+    const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
+    const dashboard = startProcess(
+      "dashboard",
+      node,
+      [join(ROOT, "deploy/dashboard/bin/mesh-dashboard.js"), "--port", String(dashboardPort), "--consul", consulUrl],
+      { LOG_LEVEL: options.logLevel },
+      options.write,
+    );
+    processes.push(dashboard);
+    await waitForDashboard(dashboardUrl, dashboard);
+    const tracing = tracingEnv(dashboardUrl);
 
     const instances: InstanceInfo[] = [];
     // The first gateway serves HTTP on the announced port, any further one on a port of its own.
     const httpPort = async (n: number) => (n === 1 ? gatewayHttp : await address()).split(":")[1];
     const env = (plan: ServicePlan, app: string, http: string | undefined, outbound?: string): NodeJS.ProcessEnv => ({
       LOG_LEVEL: options.logLevel,
+      ...tracing,
       NATS_URL: natsUrl,
       GRPC_HOST: "127.0.0.1",
       GRPC_PORT: app.split(":")[1],
@@ -206,7 +249,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
             `${name} sidecar`,
             node,
             sidecarProcessArgs(configPath),
-            { LOG_LEVEL: options.logLevel },
+            { LOG_LEVEL: options.logLevel, ...tracing },
             options.write,
           );
         const appProcess = startApp();
@@ -244,6 +287,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       pids: () =>
         [...processes.map((each) => each.child.pid ?? 0), nats?.pid ?? 0, postgres?.pid ?? 0].filter((pid) => pid > 0),
       gatewayHttp: `http://${gatewayHttp}`,
+      dashboardUrl,
       instances,
       descriptorImage: image,
       waitHealthy: (timeoutMs) => waitHealthy(consulUrl, expected, processes, timeoutMs),
