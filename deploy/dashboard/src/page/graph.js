@@ -76,7 +76,12 @@ export function createGraph(container) {
         shape = nextShape;
         cy.elements().remove();
         cy.add([...nodes, ...edges]);
-        cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 30, rankSep: 120, padding: 20 }).run();
+        cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 30, rankSep: 230, padding: 20 }).run();
+        // A small graph fitted to the box would be drawn huge: keep it at most at natural size, centred.
+        if (cy.zoom() > 1.3) {
+          cy.zoom(1.3);
+          cy.center();
+        }
       } else {
         for (const element of [...nodes, ...edges]) {
           const existing = cy.getElementById(element.data.id);

@@ -46,7 +46,7 @@ export function createTraces(elements) {
             ? el(
                 "span",
                 { class: "attempt", title: row.retryReason ? `retry: ${row.retryReason}` : "" },
-                ` #${row.attempt}${row.retryReason ? ` (${row.retryReason})` : ""}`,
+                `#${row.attempt}${row.retryReason ? ` (${row.retryReason})` : ""} `,
               )
             : null;
         const bar = el(
@@ -82,8 +82,8 @@ export function createTraces(elements) {
             "div",
             { class: "span-label", style: `padding-left:${row.depth * 12}px`, title: `${row.service}: ${row.name}` },
             el("span", { class: "service" }, row.service),
-            row.name,
             retry,
+            row.name,
           ),
           el("div", { class: "span-track" }, bar, meta),
         );
