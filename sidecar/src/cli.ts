@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
+import { readTracingEnv, type TracingSettings } from "@mesh/telemetry";
 import { pino } from "pino";
 import { loadConfig } from "./config/load.ts";
 import { MethodCatalog } from "./descriptors/method-catalog.ts";
 import { startSidecar } from "./sidecar.ts";
 import { startTracing } from "./tracing/start-tracing.ts";
-import { readTracingEnv, type TracingSettings } from "./tracing/tracing-env.ts";
 
 const USAGE = `usage: mesh-sidecar --config <file.yaml> [--check]
 
@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     config,
     catalog,
     log,
-    tracing: tracing && (await startTracing(tracing, { serviceName: `${config.service ?? "mesh"}-sidecar` })),
+    tracing: tracing && (await startTracing(tracing, `${config.service ?? "mesh"}-sidecar`)),
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

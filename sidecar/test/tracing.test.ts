@@ -1,14 +1,7 @@
 import { Code } from "@connectrpc/connect";
+import { createTracerProvider } from "@mesh/telemetry/provider";
 import { SpanKind } from "@opentelemetry/api";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  AlwaysOnSampler,
-  InMemorySpanExporter,
-  ParentBasedSampler,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from "@opentelemetry/sdk-trace";
+import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it } from "vitest";
 import { CallTracer } from "../src/tracing/call-tracer.ts";
 import type { Tracing } from "../src/tracing/start-tracing.ts";
@@ -37,11 +30,7 @@ afterEach(async () => {
 });
 
 function inMemoryTracing(serviceName: string): Tracing {
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({ "service.name": serviceName }),
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  });
+  const provider = createTracerProvider(undefined, { serviceName, exporter });
   return { tracer: new CallTracer(provider.getTracer("test")), shutdown: () => provider.shutdown() };
 }
 

@@ -15,6 +15,20 @@ describe("tracing settings from OpenTelemetry's variables", () => {
     expect(readTracingEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://collector/v1/traces" })).toBeDefined();
   });
 
+  it("sends to the traces endpoint as given, or to the base endpoint's /v1/traces, and takes OTEL_SERVICE_NAME", () => {
+    expect(readTracingEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" })?.tracesUrl).toBe(
+      "http://collector:4318/v1/traces",
+    );
+    const both = readTracingEnv({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://traces:9999/otlp",
+      OTEL_SERVICE_NAME: "checkout",
+    });
+    expect(both?.tracesUrl).toBe("http://traces:9999/otlp");
+    expect(both?.serviceName).toBe("checkout");
+    expect(readTracingEnv(endpoint)?.serviceName).toBeUndefined();
+  });
+
   it("reads the sampler, its ratio and the batch settings", () => {
     const settings = readTracingEnv({
       ...endpoint,

@@ -1,6 +1,6 @@
-// Whether and how the sidecar traces, from OpenTelemetry's standard environment variables (the SDK itself reads
-// only the exporter's): on when an OTLP endpoint is set, unless OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none.
-// Pure: the caller passes the environment.
+// Whether and how a process of the mesh traces, from OpenTelemetry's standard environment variables (the SDK v3
+// reads none of them itself): on when an OTLP endpoint is set, unless OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none.
+// Apps and sidecars read them here, so both answer a variable the same way. Pure: the caller passes the environment.
 
 export interface SamplerSettings {
   /** The root decision: always, never, or a share of trace ids. */
@@ -11,6 +11,10 @@ export interface SamplerSettings {
 }
 
 export interface TracingSettings {
+  /** Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or OTEL_EXPORTER_OTLP_ENDPOINT's /v1/traces. */
+  tracesUrl: string;
+  /** OTEL_SERVICE_NAME, which overrides the name the process gives itself. */
+  serviceName: string | undefined;
   sampler: SamplerSettings;
   /** BatchSpanProcessor settings (OTEL_BSP_*). */
   batch: { scheduledDelayMillis: number; maxQueueSize: number; maxExportBatchSize: number };
@@ -38,6 +42,13 @@ function isSet(value: string | undefined): value is string {
   return value !== undefined && value.trim() !== "";
 }
 
+function tracesUrl(env: Env): string | undefined {
+  if (isSet(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.trim();
+  if (isSet(env.OTEL_EXPORTER_OTLP_ENDPOINT))
+    return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.trim().replace(/\/+$/, "")}/v1/traces`;
+  return undefined;
+}
+
 function positiveInteger(env: Env, variable: string, fallback: number): number {
   const text = env[variable];
   if (!isSet(text)) return fallback;
@@ -48,7 +59,7 @@ function positiveInteger(env: Env, variable: string, fallback: number): number {
 }
 
 function sampler(env: Env): SamplerSettings {
-  const name = isSet(env.OTEL_TRACES_SAMPLER) ? env.OTEL_TRACES_SAMPLER.trim() : "parentbased_always_on";
+  const name = isSet(env.OTEL_TRACES_SAMPLER) ? env.OTEL_TRACES_SAMPLER.trim().toLowerCase() : "parentbased_always_on";
   const kind = SAMPLERS[name];
   if (!kind) {
     throw new TracingEnvError(
@@ -68,8 +79,11 @@ function sampler(env: Env): SamplerSettings {
 export function readTracingEnv(env: Env): TracingSettings | undefined {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return undefined;
   if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === "none") return undefined;
-  if (!isSet(env.OTEL_EXPORTER_OTLP_ENDPOINT) && !isSet(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) return undefined;
+  const url = tracesUrl(env);
+  if (!url) return undefined;
   return {
+    tracesUrl: url,
+    serviceName: isSet(env.OTEL_SERVICE_NAME) ? env.OTEL_SERVICE_NAME.trim() : undefined,
     sampler: sampler(env),
     batch: {
       scheduledDelayMillis: positiveInteger(env, "OTEL_BSP_SCHEDULE_DELAY", 5000),

@@ -6,7 +6,7 @@ type Stoppable = { stop(): Promise<void> };
 
 /** Starts tracing (from the OTEL_* variables), then the service; stopping stops the service, then flushes spans. */
 async function startTraced(name: string, log: Logger, start: (log: Logger) => Promise<Stoppable>): Promise<Stoppable> {
-  const tracing = await startTracing(name, { log });
+  const tracing = await startTracing(name);
   const running = await start(log).catch(async (error: unknown) => {
     await tracing.shutdown();
     throw error;

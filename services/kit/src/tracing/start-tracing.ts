@@ -1,11 +1,8 @@
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
-import type { Logger } from "pino";
 import "./propagation.ts";
-import { tracingSettings } from "./tracing-env.ts";
+import { readTracingEnv } from "@mesh/telemetry";
 
 export interface TracingOptions {
-  /** Where problems with the tracing variables are reported. */
-  log?: Logger;
   env?: NodeJS.ProcessEnv;
   /** Tests: spans go to this exporter one by one, and tracing is on whatever the environment says. */
   exporter?: SpanExporter;
@@ -18,15 +15,15 @@ export interface Tracing {
 }
 
 /**
- * Starts tracing for a process from the standard OpenTelemetry variables (see tracingSettings). Call it before the
- * service starts (runService does), so the pg instrumentation is in place when the database is opened. With tracing
- * off the SDK is not loaded; an incoming traceparent is still passed on unchanged.
+ * Starts tracing for a process from the standard OpenTelemetry variables (@mesh/telemetry reads them; a malformed one
+ * is an error naming it). Call it before the service starts (runService does), so the pg instrumentation is in place
+ * when the database is opened. With tracing off the SDK is not loaded; an incoming traceparent is still passed on
+ * unchanged.
  */
 export async function startTracing(serviceName: string, options: TracingOptions = {}): Promise<Tracing> {
-  const settings = tracingSettings(serviceName, options.env);
-  for (const problem of settings.problems) options.log?.warn(`tracing: ${problem}`);
-  if (!settings.enabled && !options.exporter) return { enabled: false, shutdown: async () => {} };
+  const settings = readTracingEnv(options.env ?? process.env);
+  if (!settings && !options.exporter) return { enabled: false, shutdown: async () => {} };
   const { startSdk } = await import("./sdk.ts");
-  const stop = startSdk(settings, options.exporter);
+  const stop = await startSdk(serviceName, settings, options.exporter);
   return { enabled: true, shutdown: stop };
 }

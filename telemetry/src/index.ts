@@ -1,0 +1,1 @@
+export { readTracingEnv, type SamplerSettings, TracingEnvError, type TracingSettings } from "./tracing-env.ts";
