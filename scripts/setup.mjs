@@ -15,6 +15,8 @@ const SYSTEM_PACKAGES = [
   { name: "python3-grpc-tools", present: () => pythonImports("grpc_tools") },
   { name: "python3-hyperframe", present: () => pythonImports("hyperframe") },
   { name: "python3-hpack", present: () => pythonImports("hpack") },
+  // A real browser for the checks of the pages we serve (consul-dev's status page, the mesh dashboard).
+  { name: "chromium", present: () => onPath("chromium") },
 ];
 
 /** What the benchmarks need on top (`--bench`): the peer proxy and the HTTP/2 load generator. */
@@ -32,15 +34,8 @@ function pythonImports(module) {
   return existsSync(PYTHON) && spawnSync(PYTHON, ["-c", `import ${module}`], { stdio: "ignore" }).status === 0;
 }
 
-/** What the browser check of consul-dev's status page needs (`--browser`). */
-const BROWSER_PACKAGES = [{ name: "chromium", present: () => onPath("chromium") }];
-
 function installSystemPackages() {
-  const wanted = [
-    ...SYSTEM_PACKAGES,
-    ...(process.argv.includes("--bench") ? BENCH_PACKAGES : []),
-    ...(process.argv.includes("--browser") ? BROWSER_PACKAGES : []),
-  ];
+  const wanted = [...SYSTEM_PACKAGES, ...(process.argv.includes("--bench") ? BENCH_PACKAGES : [])];
   const missing = wanted.filter((pkg) => !pkg.present()).map((pkg) => pkg.name);
   if (missing.length === 0) return;
   const command = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;

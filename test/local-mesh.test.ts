@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { checkDashboardPage } from "@mesh/dashboard";
 import { isAlive } from "@mesh/embedded";
 import { DEMO_PRODUCTS } from "@mesh/inventory";
 import { steadyLoad } from "@mesh/kit/testing";
@@ -212,6 +213,26 @@ describe("the local mesh", () => {
     expect(printed.stdout).toContain("GatewayService/PlaceOrder");
     expect(printed.stdout).toContain("process shop.payment.completed");
   }, 30_000);
+
+  it("shows the mesh on the dashboard page in a browser: every service, the order's trace and saga, live updates", async () => {
+    const gateway = gatewayGrpc();
+    const load = steadyLoad(() => gateway.listProducts({ pageSize: 5 }, { timeoutMs: 5000 }));
+    try {
+      const result = await checkDashboardPage({
+        url: `${mesh.dashboardUrl}/`,
+        orderId: confirmedOrderId,
+        services: ["gateway", "order", "inventory", "payment", "provider"],
+        minSagaSteps: 8,
+      });
+      expect(result.services).toEqual(expect.arrayContaining(["gateway", "order", "inventory", "payment", "provider"]));
+      expect(result.waterfallRows).toBeGreaterThan(30);
+      expect(result.refreshes.last).toBeGreaterThan(result.refreshes.first);
+      expect(result.ratePoints).toBeGreaterThanOrEqual(2);
+    } finally {
+      const { failures } = await load.stop();
+      expect(failures).toBe(0);
+    }
+  }, 90_000);
 
   it("shows golden metrics per edge and per service with `mesh stat` while calls run", async () => {
     const gateway = gatewayGrpc();

@@ -1,7 +1,7 @@
 // A check of the dashboard page in a real headless browser (Debian's chromium, driven by playwright-core; no browser
 // download): the graph shows every given service, searching an order id finds a trace whose waterfall has rows, and
 // the page keeps updating (refresh counter and time change, the rate chart has points). Screenshots go to the given
-// paths. Install chromium with `node scripts/setup.mjs --browser`.
+// paths. Install chromium with `node scripts/setup.mjs`.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +13,10 @@ interface PageElement {
   textContent: string | null;
   querySelectorAll(selector: string): { length: number };
 }
-declare const document: { getElementById(id: string): PageElement | null };
+declare const document: {
+  getElementById(id: string): PageElement | null;
+  querySelectorAll(selector: string): { length: number };
+};
 
 export interface PageCheckOptions {
   /** The dashboard page, e.g. http://127.0.0.1:16686/ */
@@ -111,14 +114,19 @@ export async function checkDashboardPage(options: PageCheckOptions): Promise<Pag
     await page.click('#trace-search button[type="submit"]');
     const row = `#trace-list tr[data-order-id=${JSON.stringify(options.orderId)}]`;
     await step(`searching order ${options.orderId} lists no trace`, () => page.waitForSelector(row));
-    const traceId = (await page.getAttribute(row, "data-trace-id")) ?? "";
+    // The page opens the order's saga trace, which need not be the newest of its traces (later reads are traces too).
     const waterfallRows = await step(`the waterfall of order ${options.orderId}'s trace has no rows`, async () => {
-      await page.waitForFunction((id) => {
+      await page.waitForFunction((orderId) => {
         const waterfall = document.getElementById("waterfall");
-        return waterfall?.dataset.traceId === id && waterfall.querySelectorAll(".span-row").length > 0;
-      }, traceId);
+        const shown = waterfall?.dataset.traceId;
+        const listed = document.querySelectorAll(
+          `#trace-list tr[data-order-id="${orderId}"][data-trace-id="${shown}"]`,
+        ).length;
+        return Boolean(shown) && listed > 0 && (waterfall?.querySelectorAll(".span-row").length ?? 0) > 0;
+      }, options.orderId);
       return page.locator("#waterfall .span-row").count();
     });
+    const traceId = (await page.getAttribute("#waterfall", "data-trace-id")) ?? "";
     const sagaSteps = await page.locator("#saga li[data-subject]").count();
     if (sagaSteps < (options.minSagaSteps ?? 0)) {
       throw new Error(

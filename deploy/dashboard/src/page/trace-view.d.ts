@@ -35,6 +35,7 @@ export function tagOf(span: JaegerSpan, key: string): string | number | boolean 
 export function isError(span: JaegerSpan): boolean;
 export function waterfallRows(trace: JaegerTrace): { rows: WaterfallRow[]; totalUs: number; startUs: number };
 export function sagaSteps(trace: JaegerTrace): SagaStep[];
+export function orderTraceOf(traces: JaegerTrace[]): JaegerTrace | undefined;
 export function orderIdOf(trace: JaegerTrace): string | undefined;
 export function traceSummary(trace: JaegerTrace): {
   traceID: string;

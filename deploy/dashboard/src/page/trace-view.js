@@ -119,3 +119,20 @@ export function traceSummary(trace) {
     orderId: orderIdOf(trace),
   };
 }
+
+/**
+ * Of an order's traces (its saga, and later reads of it), the one to open: the one with the most saga steps, then
+ * the most spans. The newest is usually a read.
+ */
+export function orderTraceOf(traces) {
+  let best;
+  let bestScore = [-1, -1];
+  for (const trace of traces) {
+    const score = [sagaSteps(trace).length, trace.spans.length];
+    if (score[0] > bestScore[0] || (score[0] === bestScore[0] && score[1] > bestScore[1])) {
+      best = trace;
+      bestScore = score;
+    }
+  }
+  return best;
+}

@@ -1,6 +1,6 @@
 // Recent traces (with search by order id or trace id), the selected trace's waterfall and its saga timeline.
 import { el, fillTable, micros } from "./format.js";
-import { sagaSteps, traceSummary, waterfallRows } from "./trace-view.js";
+import { orderTraceOf, sagaSteps, traceSummary, waterfallRows } from "./trace-view.js";
 
 async function getJson(url) {
   const response = await fetch(url);
@@ -13,6 +13,8 @@ export function createTraces(elements) {
   let search = { orderId: "", traceId: "" };
   let selected;
   let selectedTrace;
+  // Until a trace is clicked, an order search keeps opening the order's best trace as its spans arrive.
+  let chosenByHand = false;
 
   async function select(traceId) {
     selected = traceId;
@@ -137,7 +139,8 @@ export function createTraces(elements) {
       ? `${body.total} traces of order ${search.orderId}`
       : `${body.total} traces in the last hour (newest 20 shown)`;
     renderList(traces, search.orderId ? `No trace of order ${search.orderId} (yet).` : "No traces received yet.");
-    if (search.orderId && traces[0] && !traces.some((t) => t.traceID === selected)) await select(traces[0].traceID);
+    const orderTrace = search.orderId ? orderTraceOf(traces) : undefined;
+    if (orderTrace && !chosenByHand && orderTrace.traceID !== selected) await select(orderTrace.traceID);
     else if (selected && selectedTrace && traces.some((t) => t.traceID === selected)) {
       // Spans keep arriving for a recent trace: redraw the selected one.
       const fresh = traces.find((t) => t.traceID === selected);
@@ -154,7 +157,10 @@ export function createTraces(elements) {
           "data-trace-id": trace.traceID,
           "data-order-id": summary.orderId ?? "",
           class: `${trace.traceID === selected ? "selected" : ""} ${summary.errors ? "failing" : ""}`,
-          onclick: () => select(trace.traceID),
+          onclick: () => {
+            chosenByHand = true;
+            return select(trace.traceID);
+          },
         },
         el("td", {}, new Date(summary.startUs / 1000).toLocaleTimeString()),
         el("td", {}, summary.root),
@@ -170,6 +176,7 @@ export function createTraces(elements) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     search = { orderId: orderInput.value.trim(), traceId: traceInput.value.trim().toLowerCase() };
+    chosenByHand = false;
     selected = undefined;
     refresh().catch((error) => (status.textContent = error.message));
   });
