@@ -14,33 +14,13 @@ import { createTestAuthority } from "@mesh/consul-dev";
 import { freePort } from "@mesh/embedded";
 import { steadyLoad } from "@mesh/kit/testing";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
-import { sidecarProcessArgs } from "@mesh/sidecar";
+import { sidecarProcessArgs, statusName } from "@mesh/sidecar";
 import { agentLeaf, eventually, putIntention, startMeshConsul } from "../sidecar/test/mesh-tls.ts";
 import { rssMiB, waitForPort } from "./process-probes.ts";
 import { seededBytes } from "./seeded-bytes.ts";
 
 const ECHO_SERVICE = "mesh.echo.v1.EchoService";
 export const HANDSHAKE_TIMEOUT_MS = 2000;
-
-const CODE_NAMES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
 
 /** TLS alert descriptions (RFC 8446 section 6) a server may answer garbage with. */
 const TLS_ALERTS: Record<number, string> = {
@@ -107,7 +87,7 @@ function grpcCall(port: number, method: string, tls?: SecureClientSessionOptions
     let message = "";
     const record = (headers: Record<string, unknown>) => {
       if (headers["grpc-status"] === undefined) return;
-      status = CODE_NAMES[Number(headers["grpc-status"])] ?? String(headers["grpc-status"]);
+      status = statusName(Number(headers["grpc-status"]));
       message = decodeURIComponent(String(headers["grpc-message"] ?? ""));
     };
     function finish(outcome: string) {

@@ -209,16 +209,56 @@ async function measure(topology: Topology, work: string, body: string): Promise<
   };
 }
 
-/** The traced row against the same path untraced. */
+const TRACING_RATIOS = ["1.0", "0.01"];
+const tracedName = (ratio: string) => `sidecar x2 traced ${ratio}`;
+
+/** Two sidecars (caller's and app's) exporting their spans at `ratio` to the OTLP endpoint. */
+async function startTracedPair(work: string, ratio: string, app: string, descriptors: string, endpoint: string) {
+  const env = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+    OTEL_TRACES_SAMPLER_ARG: ratio,
+    // A queue deep enough that no span is dropped at full throughput: dropping would hide the cost.
+    OTEL_BSP_MAX_QUEUE_SIZE: "200000",
+  };
+  const [out, outAdmin, inbound, inboundAdmin] = (await Promise.all(Array.from({ length: 4 }, addr))) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  const server = await startSidecar(
+    work,
+    `sidecar-traced-${ratio}-inbound`,
+    `service: echo\n${sidecarInbound(inbound, inboundAdmin, app)}`,
+    inbound,
+    { env },
+  );
+  const client = await startSidecar(
+    work,
+    `sidecar-traced-${ratio}-outbound`,
+    `service: bench-client\n${sidecarOutbound(out, outAdmin, inbound, descriptors)}`,
+    out,
+    { env },
+  );
+  const topology: Topology = { name: tracedName(ratio), entry: out, proxies: [client, server], admin: outAdmin };
+  return { topology };
+}
+
+/** Each traced row against the same path untraced. */
 function tracingCost(rows: Row[]): string {
   const plain = rows.find((row) => row.name === "sidecar x2");
-  const traced = rows.find((row) => row.name === "sidecar x2 traced");
-  if (!plain?.cpuUsPerRequest || !traced?.cpuUsPerRequest) return "";
-  return (
-    `Tracing at ratio 1.0 costs ${f(traced.cpuUsPerRequest - plain.cpuUsPerRequest, 0)} µs CPU per request per sidecar ` +
-    `(${f(traced.cpuUsPerRequest / plain.cpuUsPerRequest)}x the untraced sidecar x2), ${f(traced.rps / plain.rps)}x its throughput, ` +
-    `and ${f(traced.fixedP50 - plain.fixedP50)} / ${f(traced.fixedP99 - plain.fixedP99)} ms p50 / p99 at 1000 req/s.`
-  );
+  const lines = [];
+  for (const ratio of TRACING_RATIOS) {
+    const traced = rows.find((row) => row.name === tracedName(ratio));
+    if (!plain?.cpuUsPerRequest || !traced?.cpuUsPerRequest) continue;
+    lines.push(
+      `Tracing at ratio ${ratio} costs ${f(traced.cpuUsPerRequest - plain.cpuUsPerRequest, 0)} µs CPU per request per sidecar ` +
+        `(${f(traced.cpuUsPerRequest / plain.cpuUsPerRequest)}x the untraced sidecar x2), ${f(traced.rps / plain.rps)}x its throughput, ` +
+        `and ${f(traced.fixedP50 - plain.fixedP50)} / ${f(traced.fixedP99 - plain.fixedP99)} ms p50 / p99 at 1000 req/s.`,
+    );
+  }
+  return lines.join("\n");
 }
 
 const f = (value: number | undefined, digits = 2) =>
@@ -231,7 +271,10 @@ function table(rows: Row[]): string {
   const peerName = (name: string) =>
     name.startsWith("bare relay")
       ? "nginx x1"
-      : name.replace("sidecar", "nginx").replace("mTLS", "TLS").replace(" traced", "");
+      : name
+          .replace("sidecar", "nginx")
+          .replace("mTLS", "TLS")
+          .replace(/ traced .*$/, "");
   const peer = (row: Row) => rows.find((other) => other.name === peerName(row.name));
   const lines = [
     "| path | req/s (c=128) | p50 ms | p99 ms | p50 ms @1000 rps | p99 ms @1000 rps | added p50 / p99 ms @1000 rps | proxy CPU µs/req (each) | vs nginx CPU | proxy RSS MiB @1000 rps / after c=128 | HTTP failures | gRPC errors |",
@@ -380,36 +423,15 @@ async function main() {
     const nginx2a = await startNginx(work, "nginx-two-a", nginx2aListen, nginx2bListen);
     procs.push(one, inbound, outbound, nginx1, nginx2a, nginx2b);
 
-    // The same two sidecars with tracing on at ratio 1.0: every call makes a client, an attempt and a server span.
+    // The same two sidecars with tracing on, every call sampled (ratio 1.0) and one in a hundred (0.01).
     const sink = await startOtlpSink(PATH.slice(1));
     stops.push(sink.close);
-    const tracingEnv = {
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
-      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
-      OTEL_TRACES_SAMPLER_ARG: "1.0",
-      // A queue deep enough that no span is dropped at full throughput: dropping would hide the cost.
-      OTEL_BSP_MAX_QUEUE_SIZE: "200000",
-      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "2048",
-      OTEL_BSP_SCHEDULE_DELAY: "1000",
-    };
-    const [tracedOut, tracedOutAdmin, tracedIn, tracedInAdmin] = (await Promise.all(
-      Array.from({ length: 4 }, addr),
-    )) as [string, string, string, string];
-    const tracedInbound = await startSidecar(
-      work,
-      "sidecar-traced-inbound",
-      `service: echo\n${sidecarInbound(tracedIn, tracedInAdmin, appAddress)}`,
-      tracedIn,
-      { env: tracingEnv },
-    );
-    const tracedOutbound = await startSidecar(
-      work,
-      "sidecar-traced-outbound",
-      `service: bench-client\n${sidecarOutbound(tracedOut, tracedOutAdmin, tracedIn, descriptors)}`,
-      tracedOut,
-      { env: tracingEnv },
-    );
-    procs.push(tracedInbound, tracedOutbound);
+    const traced: Topology[] = [];
+    for (const ratio of TRACING_RATIOS) {
+      const pair = await startTracedPair(work, ratio, appAddress, descriptors, sink.endpoint);
+      procs.push(...pair.topology.proxies);
+      traced.push(pair.topology);
+    }
 
     const mesh = await startTlsPaths(work, appAddress);
     procs.push(...mesh.procs);
@@ -420,7 +442,7 @@ async function main() {
       { name: "bare relay (floor)", entry: relayListen, proxies: [relay] },
       { name: "sidecar x1", entry: sideOut1 as string, proxies: [one], admin: sideAdmin1 as string },
       { name: "sidecar x2", entry: sideOut2 as string, proxies: [outbound, inbound], admin: sideAdmin2 as string },
-      { name: "sidecar x2 traced", entry: tracedOut, proxies: [tracedOutbound, tracedInbound], admin: tracedOutAdmin },
+      ...traced,
       { name: "nginx x1", entry: nginx1Listen, proxies: [nginx1] },
       { name: "nginx x2", entry: nginx2aListen, proxies: [nginx2a, nginx2b] },
       ...mesh.topologies,
@@ -452,11 +474,11 @@ async function main() {
         `(\`nginx-client\` and \`echo\`); nginx 1 verifies nginx 2's chain and its name (\`grpc_ssl_name ${mesh.serverName}\`, the DNS SAN of echo's leaf). ` +
         "nginx 2 checks only that the client chains to the CA: it does no per-caller authorization, the sidecar checks intentions on every call. " +
         "Both keep their TLS connections open (keepalive), so the figures are the steady cost of encryption and authorization, not of handshakes.",
-      "**Traced row.** `sidecar x2 traced`: the `sidecar x2` path with tracing on in both sidecars " +
-        "(`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, ratio 1.0: every call is sampled and makes three spans, the caller's client and attempt spans " +
-        "and the app's sidecar's server span), batched and exported over OTLP/HTTP protobuf to a sink in this script that only counts " +
+      "**Traced rows.** `sidecar x2 traced <ratio>`: the `sidecar x2` path with tracing on in both sidecars " +
+        "(`OTEL_TRACES_SAMPLER=parentbased_traceidratio`; at 1.0 every call is sampled and makes three spans, the caller's client and attempt spans " +
+        "and the app's sidecar's server span; at 0.01 one call in a hundred), batched with the SDK's defaults and exported over OTLP/HTTP protobuf to a sink in this script that only counts " +
         `(queue deep enough that nothing is dropped): it received ${sink.counts.spans} spans in ${sink.counts.requests} exports ` +
-        `(${(sink.counts.bytes / 2 ** 20).toFixed(1)} MiB). Its CPU and latency are compared with \`sidecar x2\` in the line below the table.`,
+        `(${(sink.counts.bytes / 2 ** 20).toFixed(1)} MiB). Their CPU and latency are compared with \`sidecar x2\` below the table.`,
       "",
       table(rows),
       "",

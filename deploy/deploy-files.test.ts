@@ -154,10 +154,8 @@ describe("deploy/compose", () => {
 
   it("runs Jaeger with OTLP over HTTP and its UI published, and Prometheus with its config", () => {
     const jaeger = compose.services.jaeger;
-    expect(jaeger?.image).toMatch(/^jaegertracing\/(all-in-one|jaeger):\d+\.\d+\.\d+$/);
-    // Jaeger 1.x turned its OTLP receiver on by default only in 1.46: say so rather than depend on the version.
-    if (jaeger?.image?.startsWith("jaegertracing/all-in-one:1."))
-      expect(jaeger.environment?.COLLECTOR_OTLP_ENABLED).toBe("true");
+    // Jaeger v2 (v1 reached its end of life in 2025), whose default configuration is the all-in-one with OTLP on.
+    expect(jaeger?.image).toMatch(/^jaegertracing\/jaeger:2\.\d+\.\d+$/);
     expect(jaeger?.ports).toContain("16686:16686");
     const prometheus = compose.services.prometheus;
     expect(prometheus?.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
@@ -231,7 +229,7 @@ describe("deploy/k8s", () => {
 
   it("runs Jaeger, taking OTLP over HTTP and serving its UI, behind a Service", () => {
     const [container] = named("Deployment", "jaeger").spec.template.spec.containers;
-    expect(container.image).toMatch(/^jaegertracing\/(all-in-one|jaeger):\d+\.\d+\.\d+$/);
+    expect(container.image).toMatch(/^jaegertracing\/jaeger:2\.\d+\.\d+$/);
     const ports = container.ports.map((port: { containerPort: number }) => port.containerPort);
     expect(ports).toEqual(expect.arrayContaining([4318, 16686]));
     const servicePorts = named("Service", "jaeger").spec.ports.map((port: { port: number }) => port.port);

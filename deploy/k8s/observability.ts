@@ -3,7 +3,7 @@
 // plaintext health listener), and what every pod needs to take part: the OTEL variables and the annotations.
 import { stringify } from "yaml";
 
-const JAEGER_IMAGE = "jaegertracing/all-in-one:1.76.0";
+const JAEGER_IMAGE = "jaegertracing/jaeger:2.21.0";
 const PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0";
 const part = (name: string) => ({ app: name, "app.kubernetes.io/part-of": "grpc-mesh" });
 
@@ -66,18 +66,14 @@ const jaeger: unknown[] = [
             {
               name: "jaeger",
               image: JAEGER_IMAGE,
-              // In-memory storage, bounded: for looking at the shop, not for keeping traces.
-              env: [
-                { name: "COLLECTOR_OTLP_ENABLED", value: "true" },
-                { name: "MEMORY_MAX_TRACES", value: "100000" },
-              ],
+              // Jaeger v2's default configuration is the all-in-one: OTLP in, in-memory storage bounded to 100,000
+              // traces (for looking at the shop, not for keeping traces), the UI and query API on 16686.
               ports: [
                 { name: "otlp-http", containerPort: 4318 },
                 { name: "otlp-grpc", containerPort: 4317 },
                 { name: "ui", containerPort: 16686 },
-                { name: "admin", containerPort: 14269 },
               ],
-              readinessProbe: { httpGet: { path: "/", port: "admin" }, periodSeconds: 5 },
+              readinessProbe: { tcpSocket: { port: "ui" }, periodSeconds: 5 },
               resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
             },
           ],

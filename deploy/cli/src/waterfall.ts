@@ -1,6 +1,7 @@
 // `mesh trace` output: a trace in Jaeger's JSON (what the dashboard's and Jaeger's /api/traces return) as an
 // indented waterfall, one line per span under its parent, a bar on the trace's time axis, and the span's events
 // (retries, breaker, deadline) beneath it. Pure: trace-api.ts fetches.
+import { statusName } from "@mesh/sidecar";
 
 export interface KeyValue {
   key: string;
@@ -86,26 +87,6 @@ export function spanTree(trace: JaegerTrace): SpanNode[] {
   return roots.sort(byStart);
 }
 
-const GRPC_CODES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-
 const tagOf = (span: JaegerSpan, key: string) => span.tags?.find((tag) => tag.key === key)?.value;
 
 /** A duration in microseconds, in the unit that reads best. */
@@ -127,7 +108,7 @@ export function outcome(span: JaegerSpan): string {
   const http = tagOf(span, "http.response.status_code");
   const failed = tagOf(span, "error") === true || tagOf(span, "otel.status_code") === "ERROR";
   const description = tagOf(span, "otel.status_description");
-  if (grpc !== undefined) parts.push(GRPC_CODES[Number(grpc)] ?? `code ${grpc}`);
+  if (grpc !== undefined) parts.push(statusName(Number(grpc)));
   else if (http !== undefined) parts.push(`HTTP ${http}`);
   if (failed) {
     const text = description === undefined || description === "" ? "" : String(description);

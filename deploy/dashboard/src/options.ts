@@ -1,6 +1,7 @@
-// The dashboard's options: defaults, and validation of what comes from argv and the environment, with messages that
-// name the flag and the variable (as the sidecar's config errors name the key) and the value given.
+// The dashboard's options: defaults, and validation (zod) of what comes from argv, the environment and code, with
+// messages that name the flag, the variable or the key (as the sidecar's config errors name the key) and the value.
 import { parseArgs } from "node:util";
+import { z } from "zod";
 import { parseDuration } from "./api/jaeger.ts";
 
 export interface DashboardOptions {
@@ -41,127 +42,116 @@ export class OptionsError extends Error {
   }
 }
 
-type Kind = "port" | "count" | "bytes" | "duration" | "text";
+const BYTE_UNITS: Record<string, number> = { "": 1, k: 1000, kb: 1000, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2 };
 
-interface Spec {
-  flag: string;
-  env: string;
-  kind: Kind;
-  help: string;
-}
+/** Option values arrive as text from argv and the environment, as numbers from code. */
+const port = z.coerce
+  .number({ error: "must be an integer from 0 to 65535" })
+  .int("must be an integer from 0 to 65535")
+  .min(0, "must be an integer from 0 to 65535")
+  .max(65535, "must be an integer from 0 to 65535");
+const count = z.coerce
+  .number({ error: "must be a positive integer" })
+  .int("must be a positive integer")
+  .positive("must be a positive integer");
+const text = z.string().trim().min(1, "must be a non-empty string");
+const bytes = z.union([z.number(), z.string()]).transform((value, context) => {
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(String(value).trim());
+  const unit = BYTE_UNITS[(match?.[2] ?? "").toLowerCase()];
+  const size = match && unit ? Number(match[1]) * unit : Number.NaN;
+  if (Number.isSafeInteger(size) && size > 0) return size;
+  context.addIssue({ code: "custom", message: "must be a positive size in bytes (e.g. 8388608 or 8MiB)" });
+  return z.NEVER;
+});
+/** Milliseconds given as a number, or text such as 500ms, 2s or 1m. */
+const duration = z.union([z.number(), z.string()]).transform((value, context) => {
+  const ms = typeof value === "number" ? value : parseDuration(value.trim());
+  if (ms !== undefined && ms > 0) return ms;
+  context.addIssue({ code: "custom", message: "must be a positive duration like 500ms, 2s or 1m" });
+  return z.NEVER;
+});
 
-const SPECS: Record<keyof DashboardOptions, Spec> = {
-  port: { flag: "port", env: "DASHBOARD_PORT", kind: "port", help: "port to listen on, 0 = a free one" },
-  host: { flag: "host", env: "DASHBOARD_HOST", kind: "text", help: "address to listen on" },
-  consulAddr: { flag: "consul", env: "CONSUL_HTTP_ADDR", kind: "text", help: "Consul agent, host:port or URL" },
-  consulToken: { flag: "consul-token", env: "CONSUL_HTTP_TOKEN", kind: "text", help: "Consul ACL token" },
-  maxTraces: { flag: "max-traces", env: "DASHBOARD_MAX_TRACES", kind: "count", help: "traces kept in memory" },
-  maxSpansPerTrace: {
-    flag: "max-spans-per-trace",
-    env: "DASHBOARD_MAX_SPANS_PER_TRACE",
-    kind: "count",
-    help: "spans kept per trace",
-  },
-  bodyLimit: { flag: "body-limit", env: "DASHBOARD_BODY_LIMIT", kind: "bytes", help: "largest OTLP body, bytes" },
+const SCHEMA = z.strictObject({
+  port,
+  host: text,
+  consulAddr: text,
+  consulToken: text.optional(),
+  maxTraces: count,
+  maxSpansPerTrace: count,
+  bodyLimit: bytes,
+  scrapeIntervalMs: duration,
+  windowMs: duration,
+  scrapeTimeoutMs: duration,
+});
+
+/** Where each option comes from on the command line and in the environment. */
+const SOURCES: Record<keyof DashboardOptions, { flag: string; env: string; help: string }> = {
+  port: { flag: "port", env: "DASHBOARD_PORT", help: "port to listen on, 0 = a free one" },
+  host: { flag: "host", env: "DASHBOARD_HOST", help: "address to listen on" },
+  consulAddr: { flag: "consul", env: "CONSUL_HTTP_ADDR", help: "Consul agent, host:port or URL" },
+  consulToken: { flag: "consul-token", env: "CONSUL_HTTP_TOKEN", help: "Consul ACL token" },
+  maxTraces: { flag: "max-traces", env: "DASHBOARD_MAX_TRACES", help: "traces kept in memory" },
+  maxSpansPerTrace: { flag: "max-spans-per-trace", env: "DASHBOARD_MAX_SPANS_PER_TRACE", help: "spans kept per trace" },
+  bodyLimit: { flag: "body-limit", env: "DASHBOARD_BODY_LIMIT", help: "largest OTLP body, bytes" },
   scrapeIntervalMs: {
     flag: "scrape-interval",
     env: "DASHBOARD_SCRAPE_INTERVAL",
-    kind: "duration",
     help: "how often sidecars are scraped (e.g. 2s)",
   },
-  windowMs: { flag: "window", env: "DASHBOARD_WINDOW", kind: "duration", help: "golden-metrics window (e.g. 30s)" },
-  scrapeTimeoutMs: {
-    flag: "scrape-timeout",
-    env: "DASHBOARD_SCRAPE_TIMEOUT",
-    kind: "duration",
-    help: "timeout of one sidecar request",
-  },
+  windowMs: { flag: "window", env: "DASHBOARD_WINDOW", help: "golden-metrics window (e.g. 30s)" },
+  scrapeTimeoutMs: { flag: "scrape-timeout", env: "DASHBOARD_SCRAPE_TIMEOUT", help: "timeout of one sidecar request" },
 };
 
-const BYTE_UNITS: Record<string, number> = { "": 1, k: 1000, kb: 1000, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2 };
-
-function convert(kind: Kind, text: string): number | string | undefined {
-  switch (kind) {
-    case "text":
-      return text === "" ? undefined : text;
-    case "duration": {
-      const ms = parseDuration(text);
-      return ms !== undefined && ms > 0 ? ms : undefined;
-    }
-    case "bytes": {
-      const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
-      const unit = BYTE_UNITS[(match?.[2] ?? "").toLowerCase()];
-      const value = match && unit ? Number(match[1]) * unit : Number.NaN;
-      return Number.isSafeInteger(value) && value > 0 ? value : undefined;
-    }
-    default: {
-      const value = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
-      if (kind === "port") return value >= 0 && value <= 65535 ? value : undefined;
-      return Number.isSafeInteger(value) && value >= 1 ? value : undefined;
-    }
-  }
+/** Validates raw values; `nameOf` says how the message names an option (its flag, variable or key). */
+function validate(raw: Record<string, unknown>, nameOf: (key: string) => string): DashboardOptions {
+  const result = SCHEMA.safeParse(raw);
+  if (result.success) return { ...result.data, consulToken: result.data.consulToken };
+  throw new OptionsError(
+    result.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? "");
+      return `${nameOf(key)}: ${issue.message} (got ${JSON.stringify(raw[key])})`;
+    }),
+  );
 }
-
-const EXPECTED: Record<Kind, string> = {
-  port: "an integer from 0 to 65535",
-  count: "a positive integer",
-  bytes: "a positive size in bytes (e.g. 8388608 or 8MiB)",
-  duration: "a positive duration like 500ms, 2s or 1m",
-  text: "a non-empty string",
-};
 
 /** Options from argv flags over environment variables over the defaults. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DashboardOptions {
+  const specs = Object.entries(SOURCES) as [keyof DashboardOptions, (typeof SOURCES)[keyof DashboardOptions]][];
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(Object.values(SPECS).map((spec) => [spec.flag, { type: "string" as const }])),
+    options: Object.fromEntries(specs.map(([, source]) => [source.flag, { type: "string" as const }])),
     strict: false,
     allowPositionals: true,
   });
-  const known = new Set(Object.values(SPECS).map((spec) => spec.flag));
+  const known = new Set(specs.map(([, source]) => source.flag));
   const problems = Object.keys(values)
     .filter((flag) => !known.has(flag))
     .map((flag) => `--${flag}: unknown option (try --help)`);
-  const options: Record<string, unknown> = { ...DEFAULT_OPTIONS };
-  for (const [key, spec] of Object.entries(SPECS)) {
-    const fromFlag = values[spec.flag];
-    const raw = typeof fromFlag === "string" ? fromFlag : env[spec.env];
-    if (raw === undefined) continue;
-    if (fromFlag === true) {
-      problems.push(`--${spec.flag}: needs a value`);
-      continue;
-    }
-    const value = convert(spec.kind, raw);
-    const source = typeof fromFlag === "string" ? `--${spec.flag}` : spec.env;
-    if (value === undefined) problems.push(`${source}: must be ${EXPECTED[spec.kind]} (got ${JSON.stringify(raw)})`);
-    else options[key] = value;
+  const raw: Record<string, unknown> = { ...DEFAULT_OPTIONS };
+  const fromFlag = new Set<string>();
+  for (const [key, source] of specs) {
+    const value = values[source.flag];
+    if (value === true) problems.push(`--${source.flag}: needs a value`);
+    else if (typeof value === "string") {
+      raw[key] = value;
+      fromFlag.add(key);
+    } else if (env[source.env]) raw[key] = env[source.env];
   }
   if (problems.length) throw new OptionsError(problems);
-  return options as unknown as DashboardOptions;
+  return validate(raw, (key) => {
+    const source = SOURCES[key as keyof DashboardOptions];
+    return fromFlag.has(key) ? `--${source.flag}` : source.env;
+  });
 }
 
 /** Checks options given in code (startDashboard) the same way, naming the option. */
 export function checkOptions(given: Partial<DashboardOptions>): DashboardOptions {
-  const options = { ...DEFAULT_OPTIONS, ...given };
-  const problems: string[] = [];
-  for (const [key, spec] of Object.entries(SPECS) as [keyof DashboardOptions, Spec][]) {
-    const value = options[key];
-    if (key === "consulToken" && value === undefined) continue;
-    const ok =
-      spec.kind === "text"
-        ? typeof value === "string" && value !== ""
-        : typeof value === "number" &&
-          convert(spec.kind === "duration" ? "count" : spec.kind, String(value)) !== undefined;
-    if (!ok)
-      problems.push(
-        `${key}: must be ${EXPECTED[spec.kind === "duration" ? "count" : spec.kind]} (got ${JSON.stringify(value)})`,
-      );
-  }
-  if (problems.length) throw new OptionsError(problems);
-  return options;
+  return validate({ ...DEFAULT_OPTIONS, ...given }, (key) => key);
 }
 
 export function usage(): string {
-  const lines = Object.values(SPECS).map((spec) => `  --${spec.flag.padEnd(20)} ${spec.env.padEnd(30)} ${spec.help}`);
+  const lines = Object.values(SOURCES).map(
+    (source) => `  --${source.flag.padEnd(20)} ${source.env.padEnd(30)} ${source.help}`,
+  );
   return `usage: mesh-dashboard [options]   (flag, environment variable, meaning)\n${lines.join("\n")}\n`;
 }

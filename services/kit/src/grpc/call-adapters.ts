@@ -82,108 +82,60 @@ function finishStream(span: HandlerSpan, signal: AbortSignal) {
   else span.finish(status.OK);
 }
 
-function unary(
-  method: DescMethod,
-  handler: UnaryHandler<never, never>,
-  log: Logger,
-  startSpan: CallSpanStarter,
-): handleUnaryCall<Message, unknown> {
-  return (call, callback) => {
-    const context = callContext(method, call);
-    const span = startSpan(method, call.metadata);
-    void otelContext.with(span.context, () =>
-      Promise.resolve()
-        .then(() => handler(call.request as never, context))
-        .then(
-          (reply) => {
-            span.finish(status.OK);
-            callback(null, create(method.output, reply), context.trailers);
-          },
-          (error: unknown) => {
-            const report = reportFailure(log, method, error);
-            span.finish(report.code, report.details);
-            callback(report);
-          },
-        ),
-    );
-  };
+/** What serving one call needs besides the call itself. */
+interface Serving {
+  method: DescMethod;
+  log: Logger;
+  startSpan: CallSpanStarter;
 }
 
-function serverStreaming(
-  method: DescMethod,
-  handler: ServerStreamingHandler<never, never>,
-  log: Logger,
-  startSpan: CallSpanStarter,
-): handleServerStreamingCall<Message, unknown> {
-  return (call) => {
-    const context = callContext(method, call);
-    const span = startSpan(method, call.metadata);
-    void otelContext.with(span.context, () =>
-      writeAll(method, call, handler(call.request as never, context), context.signal).then(
-        () => {
-          finishStream(span, context.signal);
-          call.end(context.trailers);
+/** Serves a call answered by one message (unary, client streaming): reply or failure to `callback`, in its span. */
+function answerOnce(
+  { method, log, startSpan }: Serving,
+  call: SurfaceCall,
+  callback: Parameters<handleUnaryCall<Message, unknown>>[1],
+  run: (context: CallContext) => unknown,
+): void {
+  const context = callContext(method, call);
+  const span = startSpan(method, call.metadata);
+  void otelContext.with(span.context, () =>
+    Promise.resolve()
+      .then(() => run(context))
+      .then(
+        (reply) => {
+          span.finish(status.OK);
+          callback(null, create(method.output, reply as never), context.trailers);
         },
         (error: unknown) => {
           const report = reportFailure(log, method, error);
           span.finish(report.code, report.details);
-          call.emit("error", report);
+          callback(report);
         },
       ),
-    );
-  };
+  );
 }
 
-function clientStreaming(
-  method: DescMethod,
-  handler: ClientStreamingHandler<never, never>,
-  log: Logger,
-  startSpan: CallSpanStarter,
-): handleClientStreamingCall<Message, unknown> {
-  return (call, callback) => {
-    const context = callContext(method, call);
-    const span = startSpan(method, call.metadata);
-    void otelContext.with(span.context, () =>
-      Promise.resolve()
-        .then(() => handler(requestsOf(call), context))
-        .then(
-          (reply) => {
-            span.finish(status.OK);
-            callback(null, create(method.output, reply), context.trailers);
-          },
-          (error: unknown) => {
-            const report = reportFailure(log, method, error);
-            span.finish(report.code, report.details);
-            callback(report);
-          },
-        ),
-    );
-  };
-}
-
-function bidiStreaming(
-  method: DescMethod,
-  handler: BidiStreamingHandler<never, never>,
-  log: Logger,
-  startSpan: CallSpanStarter,
-): handleBidiStreamingCall<Message, unknown> {
-  return (call: ServerDuplexStream<Message, unknown>) => {
-    const context = callContext(method, call);
-    const span = startSpan(method, call.metadata);
-    void otelContext.with(span.context, () =>
-      writeAll(method, call, handler(requestsOf(call), context), context.signal).then(
-        () => {
-          finishStream(span, context.signal);
-          call.end(context.trailers);
-        },
-        (error: unknown) => {
-          const report = reportFailure(log, method, error);
-          span.finish(report.code, report.details);
-          call.emit("error", report);
-        },
-      ),
-    );
-  };
+/** Serves a call answered by a stream (server streaming, bidi): every reply written, then the trailers. */
+function answerStream(
+  { method, log, startSpan }: Serving,
+  call: SurfaceCall & ResponseStream & { end(trailers?: Metadata): void },
+  run: (context: CallContext) => AsyncIterable<unknown>,
+): void {
+  const context = callContext(method, call);
+  const span = startSpan(method, call.metadata);
+  void otelContext.with(span.context, () =>
+    writeAll(method, call, run(context), context.signal).then(
+      () => {
+        finishStream(span, context.signal);
+        call.end(context.trailers);
+      },
+      (error: unknown) => {
+        const report = reportFailure(log, method, error);
+        span.finish(report.code, report.details);
+        call.emit("error", report);
+      },
+    ),
+  );
 }
 
 /** Wraps a typed handler into the grpc-js call handler for its method kind, serving each call in its span. */
@@ -193,24 +145,36 @@ export function adaptHandler(
   log: Logger,
   startSpan: CallSpanStarter,
 ): UntypedHandleCall {
+  const serving: Serving = { method, log, startSpan };
   switch (method.methodKind) {
-    case "unary":
-      return unary(method, handler as UnaryHandler<never, never>, log, startSpan) as UntypedHandleCall;
-    case "server_streaming":
-      return serverStreaming(
-        method,
-        handler as ServerStreamingHandler<never, never>,
-        log,
-        startSpan,
-      ) as UntypedHandleCall;
-    case "client_streaming":
-      return clientStreaming(
-        method,
-        handler as ClientStreamingHandler<never, never>,
-        log,
-        startSpan,
-      ) as UntypedHandleCall;
-    case "bidi_streaming":
-      return bidiStreaming(method, handler as BidiStreamingHandler<never, never>, log, startSpan) as UntypedHandleCall;
+    case "unary": {
+      const unary = handler as UnaryHandler<never, never>;
+      return ((call, callback) =>
+        answerOnce(serving, call, callback, (context) =>
+          unary(call.request as never, context),
+        )) satisfies handleUnaryCall<Message, unknown> as UntypedHandleCall;
+    }
+    case "server_streaming": {
+      const serverStreaming = handler as ServerStreamingHandler<never, never>;
+      return ((call) =>
+        answerStream(serving, call, (context) =>
+          serverStreaming(call.request as never, context),
+        )) satisfies handleServerStreamingCall<Message, unknown> as UntypedHandleCall;
+    }
+    case "client_streaming": {
+      const clientStreaming = handler as ClientStreamingHandler<never, never>;
+      return ((call, callback) =>
+        answerOnce(serving, call, callback, (context) =>
+          clientStreaming(requestsOf(call), context),
+        )) satisfies handleClientStreamingCall<Message, unknown> as UntypedHandleCall;
+    }
+    case "bidi_streaming": {
+      const bidi = handler as BidiStreamingHandler<never, never>;
+      return ((call: ServerDuplexStream<Message, unknown>) =>
+        answerStream(serving, call, (context) => bidi(requestsOf(call), context))) satisfies handleBidiStreamingCall<
+        Message,
+        unknown
+      > as UntypedHandleCall;
+    }
   }
 }
