@@ -3,6 +3,8 @@ import type {
   CircuitBreakerPolicy,
   Defaults,
   FaultPolicy,
+  HedgingPolicy,
+  LoadBalancerPolicy,
   OutlierDetectionPolicy,
   RetryBudgetPolicy,
   RetryPolicy,
@@ -14,6 +16,8 @@ export interface MethodPolicy {
   timeoutMs: number;
   retry: RetryPolicy;
   faults: FaultPolicy;
+  /** Asked for by the method's or the upstream's config; the call path hedges only NO_SIDE_EFFECTS methods. */
+  hedging: HedgingPolicy | undefined;
 }
 
 /** What an upstream shares across its calls: defaults < upstream. */
@@ -22,6 +26,7 @@ export interface UpstreamPolicy {
   bulkhead: BulkheadPolicy;
   outlierDetection: OutlierDetectionPolicy;
   retryBudget: RetryBudgetPolicy;
+  loadBalancer: LoadBalancerPolicy;
 }
 
 export function resolveUpstreamPolicy(defaults: Defaults, upstream: UpstreamConfig | undefined): UpstreamPolicy {
@@ -30,6 +35,7 @@ export function resolveUpstreamPolicy(defaults: Defaults, upstream: UpstreamConf
     bulkhead: { ...defaults.bulkhead, ...upstream?.bulkhead },
     outlierDetection: { ...defaults.outlierDetection, ...upstream?.outlierDetection },
     retryBudget: { ...defaults.retryBudget, ...upstream?.retryBudget },
+    loadBalancer: { ...defaults.loadBalancer, ...upstream?.loadBalancer },
   };
 }
 
@@ -45,5 +51,6 @@ export function resolveMethodPolicy(
     timeoutMs: override?.timeoutMs ?? upstream?.timeoutMs ?? defaults.timeoutMs,
     retry: { ...defaults.retry, ...upstream?.retry, ...override?.retry },
     faults: { ...defaults.faults, ...upstream?.faults, ...override?.faults },
+    hedging: override?.hedging ?? upstream?.hedging,
   };
 }

@@ -40,9 +40,28 @@ export const retry = policyGroup(
     /** First backoff; each next one doubles, with full jitter, up to maxBackoffMs. */
     initialBackoffMs: ms.min(1),
     maxBackoffMs: ms.min(1),
+    /** An attempt not answered within this is cancelled (RST_STREAM CANCEL) and, when the method may be retried,
+     * retried on another endpoint within the call's deadline; 0: attempts are bounded by the deadline only. */
+    perTryTimeoutMs: ms,
   },
-  { maxAttempts: 3, retryOn: ["UNAVAILABLE"], initialBackoffMs: 25, maxBackoffMs: 250 },
+  { maxAttempts: 3, retryOn: ["UNAVAILABLE"], initialBackoffMs: 25, maxBackoffMs: 250, perTryTimeoutMs: 0 },
 );
+
+/**
+ * Hedging (gRFC A6) for NO_SIDE_EFFECTS methods: when an attempt has not answered after the delay, another goes to
+ * another endpoint; the first answer wins. The delay is fixed, or the upstream's observed latency percentile.
+ */
+export const hedgingSchema = z
+  .strictObject({
+    delayMs: ms.min(1).optional(),
+    /** For example 95: hedge once an attempt has taken longer than 95% of this upstream's recent attempts. */
+    delayPercentile: z.number().min(50).max(99.9).optional(),
+    /** Attempts in all, the first included. */
+    maxAttempts: z.number().int().min(2).max(5).default(2),
+  })
+  .refine((hedging) => (hedging.delayMs === undefined) !== (hedging.delayPercentile === undefined), {
+    error: "give exactly one of delayMs and delayPercentile",
+  });
 
 export const faultsSchema = z.strictObject({
   delay: z.strictObject({ percent, ms: ms }).optional(),
@@ -54,6 +73,7 @@ export const methodPolicySchema = z.strictObject({
   timeoutMs: ms.min(1).optional(),
   retry: retry.partial.optional(),
   faults: faultsSchema.optional(),
+  hedging: hedgingSchema.optional(),
 });
 
 export const circuitBreaker = policyGroup(
@@ -98,6 +118,17 @@ export const outlierDetection = policyGroup(
   { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 },
 );
 
+export const loadBalancer = policyGroup(
+  {
+    /** ewma: power of two choices on each endpoint's latency EWMA times its outstanding calls (Linkerd, Finagle);
+     * least-outstanding: power of two choices on outstanding calls alone. */
+    policy: z.enum(["ewma", "least-outstanding"]),
+    /** How fast the latency average forgets: the weight of a sample this old has fallen to 1/e. */
+    decayMs: ms.min(1),
+  },
+  { policy: "ewma", decayMs: 10_000 },
+);
+
 export const retryBudget = policyGroup(
   {
     /** Retries may add at most this fraction of the requests seen in the window... */
@@ -117,6 +148,9 @@ const upstreamPolicyShape = {
   bulkhead: bulkhead.partial.optional(),
   outlierDetection: outlierDetection.partial.optional(),
   retryBudget: retryBudget.partial.optional(),
+  loadBalancer: loadBalancer.partial.optional(),
+  /** Applies to the upstream's NO_SIDE_EFFECTS methods only; a method's own hedging must be NO_SIDE_EFFECTS. */
+  hedging: hedgingSchema.optional(),
 };
 
 export const defaultsSchema = z.strictObject({
@@ -127,6 +161,7 @@ export const defaultsSchema = z.strictObject({
   bulkhead: bulkhead.full.prefault({}),
   outlierDetection: outlierDetection.full.prefault({}),
   retryBudget: retryBudget.full.prefault({}),
+  loadBalancer: loadBalancer.full.prefault({}),
 });
 
 export const upstreamSchema = z.strictObject({
@@ -153,6 +188,21 @@ export const configSchema = z
         app: address.default("127.0.0.1:50051"),
         maxConcurrent: z.number().int().min(1).default(1024),
         maxQueue: z.number().int().min(0).default(128),
+        /** A concurrency limit below maxConcurrent that follows the app's measured latency (a gradient limiter, as
+         * Netflix's concurrency-limits): calls beyond it and the queue are shed at once with RESOURCE_EXHAUSTED. */
+        adaptiveConcurrency: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            /** The limit never goes below this... */
+            minLimit: z.number().int().min(1).default(8),
+            /** ...starts here... */
+            initialLimit: z.number().int().min(1).default(64),
+            /** ...and tolerates latency up to this multiple of the best recent latency before it shrinks. */
+            tolerance: z.number().min(1).default(2),
+            /** How often the limit is recomputed from the latencies measured since. */
+            intervalMs: ms.min(10).default(250),
+          })
+          .prefault({}),
         timeoutMs: ms.min(1).default(60_000),
         /** The protobuf services the app serves, advertised in Consul so callers can route to this service by contract. */
         services: z
@@ -256,3 +306,6 @@ export type CircuitBreakerPolicy = z.output<typeof circuitBreaker.full>;
 export type BulkheadPolicy = z.output<typeof bulkhead.full>;
 export type OutlierDetectionPolicy = z.output<typeof outlierDetection.full>;
 export type RetryBudgetPolicy = z.output<typeof retryBudget.full>;
+export type LoadBalancerPolicy = z.output<typeof loadBalancer.full>;
+export type HedgingPolicy = z.output<typeof hedgingSchema>;
+export type AdaptiveConcurrencyConfig = NonNullable<SidecarConfig["inbound"]>["adaptiveConcurrency"];

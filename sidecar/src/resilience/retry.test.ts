@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
 import { backoffSchedule, retryReason } from "./retry.ts";
 
-const policy = { maxAttempts: 3, retryOn: ["UNAVAILABLE" as const], initialBackoffMs: 10, maxBackoffMs: 40 };
+const policy = {
+  maxAttempts: 3,
+  retryOn: ["UNAVAILABLE" as const],
+  initialBackoffMs: 10,
+  maxBackoffMs: 40,
+  perTryTimeoutMs: 0,
+};
 const outcome = (overrides: Partial<AttemptOutcome>): AttemptOutcome => ({
   code: 14,
   message: "",
