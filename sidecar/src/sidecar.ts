@@ -88,6 +88,7 @@ function clusterView(clusters: ReadonlyMap<string, Cluster>) {
         endpoints: cluster.endpoints.map((endpoint) => ({
           address: endpoint.address,
           outstanding: endpoint.outstanding,
+          latencyEwmaMs: Math.round(cluster.latencyEwmaMs(endpoint) * 100) / 100,
           ejected: cluster.isEjected(endpoint),
           ejectedUntil:
             endpoint.outlier.ejectedUntil > Date.now() ? new Date(endpoint.outlier.ejectedUntil).toISOString() : null,
