@@ -2,10 +2,19 @@ import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { parseConfig } from "@mesh/sidecar";
+import type { DescService } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel as Level } from "@bufbuild/protobuf/wkt";
+import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
+import { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import { OrderService } from "@mesh/proto/shop/order/v1/order_pb";
+import { PaymentService } from "@mesh/proto/shop/payment/v1/payment_pb";
+import { PaymentProviderService } from "@mesh/proto/shop/payment/v1/provider_pb";
+import { parseConfig, type SidecarConfig } from "@mesh/sidecar";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { SHOP } from "./local/src/topology.ts";
+import { resolveMethodPolicy } from "../sidecar/src/config/policy.ts";
+import { shopUpstreamPolicy } from "./local/src/local-mesh.ts";
+import { SHOP, servesOf } from "./local/src/topology.ts";
 
 // No Docker engine or cluster runs here: the deploy files are checked as far as that allows — they parse, they
 // reference what exists, every sidecar config passes the sidecar's own validation, and the manifests are current.
@@ -78,6 +87,52 @@ function expectShopIntentions(files: Record<string, string>) {
   expect(files["write.sh"]).toMatch(/consul config write/);
 }
 
+/** The shop's contracts, by protobuf service name: which methods have no side effects. */
+const CONTRACTS = new Map<string, DescService>(
+  [GatewayService, InventoryService, OrderService, PaymentService, PaymentProviderService].map((service) => [
+    service.typeName,
+    service,
+  ]),
+);
+
+/** The shortest caller deadline the mesh keeps reads alive under when an instance hangs (the fault suite's reads). */
+const READ_DEADLINE_MS = 1000;
+
+/**
+ * What lets calls flow around a hung or slow instance (issue 14), as problems found: every read
+ * (NO_SIDE_EFFECTS) an upstream serves is hedged and has a per-try timeout short enough for a retry to fit in a
+ * 1 s deadline; a write has no hedging of its own (the sidecar refuses that) and no per-try timeout (a slow
+ * CreateOrder or TokenizeCard keeps the caller's whole deadline instead of being cut short).
+ */
+function tailLatencyProblems(config: SidecarConfig): string[] {
+  const problems: string[] = [];
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    for (const serviceName of upstream.services) {
+      const service = CONTRACTS.get(serviceName);
+      if (!service) {
+        problems.push(`${name}: ${serviceName} is not one of the shop's contracts`);
+        continue;
+      }
+      for (const method of service.methods) {
+        const where = `upstreams.${name} ${method.name}`;
+        const policy = resolveMethodPolicy(config.defaults, upstream, serviceName, method.name);
+        const perTry = policy.retry.perTryTimeoutMs;
+        if (method.idempotency === Level.NO_SIDE_EFFECTS) {
+          if (!policy.hedging) problems.push(`${where}: a read without hedging`);
+          else if (policy.hedging.maxAttempts < 2) problems.push(`${where}: hedging with one attempt`);
+          if (perTry <= 0 || perTry > READ_DEADLINE_MS / 2)
+            problems.push(`${where}: a read needs retry.perTryTimeoutMs in 1-${READ_DEADLINE_MS / 2}, has ${perTry}`);
+        } else {
+          const own = upstream.methods[method.name] ?? upstream.methods[`${serviceName}/${method.name}`];
+          if (own?.hedging) problems.push(`${where}: hedging on a method with side effects`);
+          if (perTry > 0) problems.push(`${where}: a write cut short by retry.perTryTimeoutMs ${perTry}`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
 /** A sidecar config's raw keys, before the sidecar's defaults, and what the sidecar itself makes of it. */
 function checkSidecarConfig(text: string, service: string) {
   const raw = parse(text) as { service?: string; consul?: unknown; tls?: { healthListen?: string } };
@@ -87,6 +142,7 @@ function checkSidecarConfig(text: string, service: string) {
   const config = parseConfig(raw);
   expect(config.service).toBe(service);
   expect(config.tls.enabled).toBe(true);
+  expect(tailLatencyProblems(config), service).toEqual([]);
   return config;
 }
 
@@ -129,6 +185,64 @@ describe("deploy/compose", () => {
       const config = checkSidecarConfig(text, plan.service);
       expect(Object.keys(config.upstreams).sort()).toEqual([...plan.calls].sort());
     }
+  });
+
+  it("hedges every read and bounds its attempts, as the local mesh does; writes keep their deadline", () => {
+    for (const plan of SHOP) {
+      const raw = parse(readFileSync(join(here, "compose/sidecars", `${plan.service}.yaml`), "utf8")) as {
+        upstreams?: Record<string, { services: string[] }>;
+      };
+      for (const callee of plan.calls) {
+        const { services, ...policy } = raw.upstreams?.[callee] ?? { services: [] };
+        expect(services, `${plan.service} -> ${callee}`).toEqual(servesOf(callee));
+        expect(policy, `${plan.service} -> ${callee}`).toEqual(shopUpstreamPolicy(callee));
+      }
+    }
+  });
+
+  it("fails a sidecar config whose reads are not hedged or not bounded per try, or whose writes are", () => {
+    const text = readFileSync(join(here, "compose/sidecars/gateway.yaml"), "utf8");
+    const raw = parse(text) as { upstreams: Record<string, Record<string, unknown>> };
+    const without = (change: (upstreams: Record<string, Record<string, unknown>>) => void) => {
+      const copy = structuredClone(raw);
+      change(copy.upstreams);
+      return tailLatencyProblems(parseConfig(copy));
+    };
+    expect(tailLatencyProblems(parseConfig(raw))).toEqual([]);
+    expect(
+      without((upstreams) => {
+        delete upstreams.inventory?.hedging;
+      }),
+    ).toEqual(
+      ["ListProducts", "GetStock", "GetReservation"].map(
+        (read) => `upstreams.inventory ${read}: a read without hedging`,
+      ),
+    );
+    expect(
+      without((upstreams) => {
+        delete upstreams.order?.methods;
+      }),
+    ).toEqual(
+      ["GetOrder", "ListOrders"].map(
+        (read) => `upstreams.order ${read}: a read needs retry.perTryTimeoutMs in 1-500, has 0`,
+      ),
+    );
+    expect(
+      without((upstreams) => {
+        (upstreams.order as { retry?: unknown }).retry = { perTryTimeoutMs: 300 };
+      }),
+    ).toEqual(
+      ["CreateOrder", "CancelOrder"].map(
+        (write) => `upstreams.order ${write}: a write cut short by retry.perTryTimeoutMs 300`,
+      ),
+    );
+    expect(
+      without((upstreams) => {
+        (upstreams.payment?.methods as Record<string, unknown>).TokenizeCard = {
+          hedging: { delayMs: 50, maxAttempts: 2 },
+        };
+      }),
+    ).toEqual(["upstreams.payment TokenizeCard: hedging on a method with side effects"]);
   });
 
   it("runs Consul with Connect", () => {

@@ -91,6 +91,34 @@ function portAllocator() {
 }
 const node = process.execPath;
 
+/** Each attempt of a read may take this long before it is cancelled and retried on another instance. */
+export const READ_PER_TRY_TIMEOUT_MS = 300;
+
+/** The shop's reads (`idempotency_level = NO_SIDE_EFFECTS`) per service; a test holds this to the contracts. */
+const SHOP_READS: Partial<Record<string, string[]>> = {
+  order: ["GetOrder", "ListOrders"],
+  inventory: ["ListProducts", "GetStock", "GetReservation"],
+  payment: ["GetPayment", "ListPayments"],
+};
+
+/**
+ * How sidecars call one of the shop's services, beside its `services` (the compose and Kubernetes sidecar configs
+ * say the same; a test compares). Reads are hedged on another instance once an attempt has taken longer than 95%
+ * of the upstream's recent ones, and an attempt still unanswered after 300 ms is cancelled and retried elsewhere,
+ * so a hung instance or sidecar costs a read one short wait instead of its whole deadline. Writes are neither hedged
+ * nor cut short: a slow CreateOrder or TokenizeCard keeps the caller's whole deadline.
+ */
+export function shopUpstreamPolicy(callee: string) {
+  const reads = SHOP_READS[callee] ?? [];
+  if (reads.length === 0) return {};
+  return {
+    hedging: { delayPercentile: 95, maxAttempts: 2 },
+    methods: Object.fromEntries(
+      reads.map((method) => [method, { retry: { perTryTimeoutMs: READ_PER_TRY_TIMEOUT_MS } }]),
+    ),
+  };
+}
+
 async function buildDescriptors(dataDir: string): Promise<string> {
   const image = join(dataDir, "image.binpb");
   await promisify(execFile)(join(ROOT, "node_modules/.bin/buf"), ["build", "-o", image], { cwd: ROOT });
@@ -231,7 +259,9 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
           admin: { listen: admin },
           descriptors: [image],
           consul: { address: consulUrl, checkIntervalMs: 2000, checkTimeoutMs: 1000 },
-          upstreams: Object.fromEntries(plan.calls.map((callee) => [callee, { services: servesOf(callee) }])),
+          upstreams: Object.fromEntries(
+            plan.calls.map((callee) => [callee, { services: servesOf(callee), ...shopUpstreamPolicy(callee) }]),
+          ),
         };
         const configPath = join(options.dataDir, "sidecars", `${name}.json`);
         await writeFile(configPath, JSON.stringify(sidecarConfig, null, 2));
