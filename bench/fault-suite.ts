@@ -1,9 +1,10 @@
 // Faults against the whole local mesh under steady load from independent clients. Order, payment, inventory and
 // the gateway run twice; the clients reach the gateways through a sidecar of their own, as any mesh client does.
 // After each fault: every client call counted (all are idempotent), every order terminal, the saga invariants
-// held, no payment doubled; after the suite, no process left.
+// held, no payment doubled; after the suite, no process left. The reads' p99 during each fault is set against their
+// p99 before it; for the hung- and slow-instance faults (reads with 1 s deadlines) it must stay within 3x.
 //
-//   npm run bench:faults                      (about 8 minutes), writes bench/results/fault-suite.md
+//   npm run bench:faults                      (about 11 minutes), writes bench/results/fault-suite.md
 //   npm run bench:faults -- --only PostgreSQL only the faults whose name has that text; prints, writes nothing
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,17 +13,40 @@ import { parseArgs } from "node:util";
 import type { InstanceInfo, LocalMesh } from "@mesh/local";
 import { queryRows } from "../test/shop/invariants.ts";
 import { REPLICAS, startDrillMesh } from "./drill-mesh.ts";
-import { type MixedLoadResult, startMixedLoad } from "./mixed-load.ts";
+import { type MixedLoad, type MixedLoadResult, type ReadSample, startMixedLoad } from "./mixed-load.ts";
 import { publishReport } from "./publish-report.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 /** Longer than the slowest drill below stalls a saga, so deadlines cancel nothing that would have completed. */
 const SAGA_TIMEOUT_MS = 60_000;
 
+/** The load runs this long before a fault: the reads' p99 "before" is theirs. */
+const BASELINE_MS = 1500;
+/** The hung- and slow-instance faults: reads with 1 s deadlines (issue 14's target), a longer baseline. */
+const TAIL = { readTimeoutMs: 1000, baselineMs: 10_000, p99Within: 3 };
+/** How long an instance stays frozen or slow. */
+const HANG_MS = 20_000;
+
 interface Fault {
   name: string;
+  /** The reads' deadline during this fault; default the load's 5 s. */
+  readTimeoutMs?: number;
+  /** How long the load runs before the fault; default BASELINE_MS. */
+  baselineMs?: number;
+  /** The reads' p99 during the fault must stay within this multiple of their p99 before it (a target, reported). */
+  p99Within?: number;
   /** Injects the fault and undoes it; returns what it observed. */
-  run(mesh: LocalMesh): Promise<string>;
+  run(mesh: LocalMesh, window: FaultWindow): Promise<string>;
+}
+
+/**
+ * What "during the fault" is, for the reads' p99: every read that overlaps [begin, end]. A fault that does not mark
+ * it is measured from its start to when run resolves.
+ */
+interface FaultWindow {
+  readonly load: MixedLoad;
+  begin(): void;
+  end(): void;
 }
 
 const instance = (mesh: LocalMesh, name: string) => {
@@ -39,8 +63,18 @@ async function killAndRestart(target: InstanceInfo, which: 0 | 1): Promise<strin
   return "";
 }
 
-/** Polls the breakers of every payment sidecar's `provider` upstream until `until` resolves. */
-async function watchBreakers(mesh: LocalMesh, until: Promise<unknown>) {
+type Clusters = Record<string, { breaker: string; endpoints: { address: string; ejected: boolean }[] }>;
+
+/**
+ * Polls the /clusters view of every sidecar of `service` every 200 ms until `until` resolves, and returns each one's
+ * timeline of `stateOf` (a state and when it began, from the first poll).
+ */
+async function watchClusters(
+  mesh: LocalMesh,
+  service: string,
+  stateOf: (clusters: Clusters) => string,
+  until: Promise<unknown>,
+) {
   const seen = new Map<string, string[]>();
   let done = false;
   void until.finally(() => {
@@ -48,20 +82,85 @@ async function watchBreakers(mesh: LocalMesh, until: Promise<unknown>) {
   });
   const started = Date.now();
   while (!done) {
-    for (const payment of mesh.instances.filter((each) => each.service === "payment")) {
-      const clusters = (await (await fetch(`http://${payment.admin}/clusters`)).json()) as Record<
-        string,
-        { breaker: string }
-      >;
-      const states = seen.get(payment.instance) ?? [];
-      const state = clusters.provider?.breaker ?? "?";
-      if (states.at(-1)?.split(" ")[0] !== state)
+    for (const caller of mesh.instances.filter((each) => each.service === service)) {
+      const state = await fetch(`http://${caller.admin}/clusters`, { signal: AbortSignal.timeout(1000) }).then(
+        async (response) => stateOf((await response.json()) as Clusters),
+        () => "admin unreachable",
+      );
+      const states = seen.get(caller.instance) ?? [];
+      if (states.at(-1)?.replace(/ [\d.]+s$/, "") !== state)
         states.push(`${state} ${((Date.now() - started) / 1000).toFixed(1)}s`);
-      seen.set(payment.instance, states);
+      seen.set(caller.instance, states);
     }
     await sleep(200);
   }
   return [...seen].map(([name, states]) => `${name}: ${states.join(" → ")}`).join("; ");
+}
+
+/** Polls the breakers of every payment sidecar's `provider` upstream until `until` resolves. */
+const watchBreakers = (mesh: LocalMesh, until: Promise<unknown>) =>
+  watchClusters(mesh, "payment", (clusters) => clusters.provider?.breaker ?? "?", until);
+
+/** How each gateway sidecar sees one inventory endpoint (listed, ejected, or gone from discovery) until `until`. */
+const watchInventoryEndpoint = (mesh: LocalMesh, target: InstanceInfo, until: Promise<unknown>) =>
+  watchClusters(
+    mesh,
+    "gateway",
+    (clusters) => {
+      const endpoint = clusters.inventory?.endpoints.find((each) => each.address === target.inbound);
+      return endpoint ? (endpoint.ejected ? "ejected" : "listed") : "not discovered";
+    },
+    until,
+  );
+
+/**
+ * Freezes an instance's app (0) or sidecar (1) with SIGSTOP for HANG_MS, then SIGCONT; the fault's window is the
+ * freeze. Returns how the gateways' sidecars saw the frozen endpoint meanwhile.
+ */
+async function freeze(mesh: LocalMesh, target: InstanceInfo, which: 0 | 1, window: FaultWindow) {
+  const frozen = target.processes[which]?.child;
+  if (!frozen?.pid) throw new Error(`${target.instance} has no running ${which === 0 ? "app" : "sidecar"}`);
+  const drill = (async () => {
+    window.begin();
+    frozen.kill("SIGSTOP");
+    try {
+      await sleep(HANG_MS);
+    } finally {
+      frozen.kill("SIGCONT");
+      window.end();
+    }
+  })();
+  return `${target.instance}'s endpoint as the gateways' sidecars saw it: ${await watchInventoryEndpoint(mesh, target, drill)}`;
+}
+
+/** The q-th percentile (0-100) of durations in ms, nearest rank; NaN for none. */
+function percentile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))] as number;
+}
+
+/**
+ * An instance made slow while it stays healthy: restarted with INVENTORY_LATENCY_MS set to 20x the reads' median
+ * before the fault (end to end, through four sidecars: at least 20x the instance's own answer time), kept so for
+ * HANG_MS, then restarted as it was. The window is the slow stretch, not the restarts.
+ */
+async function slowDown(mesh: LocalMesh, target: InstanceInfo, window: FaultWindow) {
+  const median = percentile(
+    window.load.readSamples.filter((sample) => !sample.failed).map((sample) => sample.ms),
+    50,
+  );
+  const latencyMs = Math.max(20, Math.ceil(20 * median));
+  await target.restartApp({ INVENTORY_LATENCY_MS: String(latencyMs) });
+  await mesh.waitHealthy(60_000);
+  const drill = (async () => {
+    window.begin();
+    await sleep(HANG_MS);
+    window.end();
+  })();
+  const seen = await watchInventoryEndpoint(mesh, target, drill);
+  await target.restartApp();
+  return `every answer of ${target.instance} delayed ${latencyMs} ms (20x the reads' median of ${median.toFixed(1)} ms); its endpoint as the gateways' sidecars saw it: ${seen}`;
 }
 
 const FAULTS: Fault[] = [
@@ -115,6 +214,21 @@ const FAULTS: Fault[] = [
     },
   },
   {
+    name: "inventory-1 frozen (SIGSTOP) for 20 s under reads with 1 s deadlines, then SIGCONT",
+    ...TAIL,
+    run: (mesh, window) => freeze(mesh, instance(mesh, "inventory-1"), 0, window),
+  },
+  {
+    name: "inventory-2's sidecar frozen (SIGSTOP) for 20 s under reads with 1 s deadlines, then SIGCONT",
+    ...TAIL,
+    run: (mesh, window) => freeze(mesh, instance(mesh, "inventory-2"), 1, window),
+  },
+  {
+    name: "inventory-1 answering 20x slower than normal for 20 s under reads with 1 s deadlines",
+    ...TAIL,
+    run: (mesh, window) => slowDown(mesh, instance(mesh, "inventory-1"), window),
+  },
+  {
     name: "order-2's clock an hour ahead for 20 s (restarted with a skewed clock, then restarted again)",
     async run(mesh) {
       const target = instance(mesh, "order-2");
@@ -154,9 +268,31 @@ async function appliedAnyway(mesh: LocalMesh, requestIds: string[]): Promise<num
 const count = (kind: { calls: number; failures: number; errors: string[] }) =>
   `${kind.calls} / ${kind.failures}${kind.errors.length ? ` (${kind.errors[0]})` : ""}`;
 
-function row(name: string, load: MixedLoadResult, recovered: string, after: string) {
+/** Reads in the load's first half second are left out of "before": connections are still being set up. */
+const WARMUP_MS = 500;
+
+/** The reads' p99 before the fault (those that ended before it began) and during it (those that overlap it). */
+function readLatency(samples: ReadSample[], loadStarted: number, window: { begin: number; end: number }) {
+  const before = samples.filter((read) => read.start >= loadStarted + WARMUP_MS && read.start + read.ms < window.begin);
+  const during = samples.filter((read) => read.start <= window.end && read.start + read.ms >= window.begin);
+  return {
+    before: percentile(
+      before.map((read) => read.ms),
+      99,
+    ),
+    during: percentile(
+      during.map((read) => read.ms),
+      99,
+    ),
+  };
+}
+
+const ms = (value: number) =>
+  Number.isNaN(value) ? "-" : value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value)} ms`;
+
+function row(name: string, load: MixedLoadResult, latency: string, recovered: string, after: string) {
   const views = `${count(load.views)}${load.views.partial ? `, ${load.views.partial} partial` : ""}`;
-  return `| ${name} | ${count(load.reads)} | ${views} | ${count(load.orders)} | ${recovered} | ${after} |`;
+  return `| ${name} | ${count(load.reads)} | ${latency} | ${views} | ${count(load.orders)} | ${recovered} | ${after} |`;
 }
 
 const { only } = parseArgs({ options: { only: { type: "string" } } }).values;
@@ -168,15 +304,29 @@ const rows: string[] = [];
 const notes: string[] = [];
 let failedCalls = 0;
 let violations = 0;
+let latencyMisses = 0;
 try {
   for (const fault of chosen) {
     process.stdout.write(`${fault.name} ...\n`);
     await drill.restock(500);
     const before = await cancelReasons(mesh);
-    const load = startMixedLoad(gateway, "faults");
-    await sleep(1500);
+    const load = startMixedLoad(gateway, "faults", { readTimeoutMs: fault.readTimeoutMs, keepReadSamples: true });
+    const loadStarted = performance.now();
+    await sleep(fault.baselineMs ?? BASELINE_MS);
     const started = Date.now();
-    const observed = await fault.run(mesh);
+    const marks: { begin?: number; end?: number } = {};
+    const faultWindow: FaultWindow = {
+      load,
+      begin: () => {
+        marks.begin = performance.now();
+      },
+      end: () => {
+        marks.end = performance.now();
+      },
+    };
+    const faultStarted = performance.now();
+    const observed = await fault.run(mesh, faultWindow);
+    const window = { begin: marks.begin ?? faultStarted, end: marks.end ?? performance.now() };
     const recovered = await mesh.waitHealthy(60_000).then(
       () => `all healthy ${((Date.now() - started) / 1000).toFixed(1)} s after the fault`,
       (error: Error) => `NOT healthy: ${error.message}`,
@@ -192,10 +342,17 @@ try {
     const applied = await appliedAnyway(mesh, result.orders.failedRequestIds);
     failedCalls += result.reads.failures + result.views.failures + result.orders.failures;
     violations += report.violations.length;
+    const p99 = readLatency(result.reads.samples, loadStarted, window);
+    const ratio = p99.during / p99.before;
+    const met = fault.p99Within === undefined || ratio <= fault.p99Within;
+    if (!met) latencyMisses++;
+    const latency = `${ms(p99.before)} → ${ms(p99.during)} (${Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : "-"}${
+      fault.p99Within === undefined ? "" : `; target ≤ ${fault.p99Within}x: ${met ? "met" : "NOT met"}`
+    })`;
     const verdict = report.violations.length
       ? `VIOLATED: ${report.violations.slice(0, 3).join("; ")}`
       : `hold after ${(waitedMs / 1000).toFixed(1)} s; cancelled meanwhile: ${cancelled.join(", ") || "none"}`;
-    rows.push(row(fault.name, result, recovered, verdict));
+    rows.push(row(fault.name, result, latency, recovered, verdict));
     if (observed) notes.push(`- ${fault.name}: ${observed}.`);
     if (result.orders.failures)
       notes.push(
@@ -220,16 +377,20 @@ try {
     "so every failed call counts against the mesh. After each fault the suite waits until every order is terminal and",
     "the invariants hold (confirmed: one captured payment and committed stock; cancelled: nothing captured or held;",
     "stock conserved; at most one payment per order).",
+    `The hung- and slow-instance faults (an app or a sidecar frozen with SIGSTOP, an app answering 20x slower, ${HANG_MS / 1000} s`,
+    `each) give the reads ${TAIL.readTimeoutMs / 1000} s deadlines and run the load ${TAIL.baselineMs / 1000} s before the fault; their reads' p99 during the fault`,
+    `(every read that overlaps it, failed ones included) must stay within ${TAIL.p99Within}x the p99 before it. For the other faults the`,
+    `p99 is shown, not judged: "before" is the ${BASELINE_MS / 1000} s of load before the fault (its first ${WARMUP_MS / 1000} s left out), "during" from its start until it is undone.`,
     "",
-    "| fault | reads ok / failed | views ok / failed | orders ok / failed | recovery | invariants |",
-    "|---|---|---|---|---|---|",
+    "| fault | reads ok / failed | reads p99 before → during | views ok / failed | orders ok / failed | recovery | invariants |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
     "",
     ...(notes.length ? ["Observed:", "", ...notes, ""] : []),
-    `Faults run: ${rows.length} of ${chosen.length}. Failed client calls: ${failedCalls}. Invariant violations: ${violations}.`,
+    `Faults run: ${rows.length} of ${chosen.length}. Failed client calls: ${failedCalls}. Invariant violations: ${violations}. Reads' p99 beyond its target: ${latencyMisses} of ${chosen.filter((fault) => fault.p99Within !== undefined).length} faults.`,
     `Processes left after the mesh stopped: ${leaked.length === 0 ? "none" : leaked.join(", ")}.`,
     "",
   ].join("\n");
   await publishReport("fault-suite", text, !only);
-  if (failedCalls || violations || leaked.length || rows.length < chosen.length) process.exitCode = 1;
+  if (failedCalls || violations || latencyMisses || leaked.length || rows.length < chosen.length) process.exitCode = 1;
 }

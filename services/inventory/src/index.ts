@@ -1,6 +1,7 @@
 import { type RunningService, startService } from "@mesh/kit";
 import type { Logger } from "pino";
 import { inventoryService } from "./api/inventory-service.ts";
+import { withLatency } from "./api/latency.ts";
 import { entities, migrations } from "./db/entities.ts";
 import { seedProducts } from "./db/seed.ts";
 import { onOrderCancelled, onOrderConfirmed, onOrderCreated } from "./events/consumers.ts";
@@ -12,17 +13,19 @@ export interface InventoryOptions {
   natsUrl: string;
   grpc: { host: string; port: number };
   log: Logger;
+  /** Every gRPC handler answers this much later (a drill: a slow but healthy instance); default 0. */
+  latencyMs?: number;
 }
 
 /** The inventory service: gRPC API, the saga's stock steps, and the demo catalogue. */
-export function startInventory(options: InventoryOptions): Promise<RunningService> {
+export function startInventory({ latencyMs = 0, ...options }: InventoryOptions): Promise<RunningService> {
   return startService({
     name: "inventory",
     ...options,
     entities,
     migrations,
     prepare: ({ orm }) => orm.em.fork().transactional((em) => seedProducts(em)),
-    services: (context) => [inventoryService(context)],
+    services: (context) => [withLatency(inventoryService(context), latencyMs)],
     consumers: () => [
       { name: "inventory-order-created", subject: "shop.order.created", handler: onOrderCreated },
       { name: "inventory-order-confirmed", subject: "shop.order.confirmed", handler: onOrderConfirmed },
