@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { readTracingEnv, type TracingSettings } from "@mesh/telemetry";
 import { pino } from "pino";
+import { checkHedging } from "./config/hedging-check.ts";
 import { loadConfig } from "./config/load.ts";
 import { MethodCatalog } from "./descriptors/method-catalog.ts";
 import { startSidecar } from "./sidecar.ts";
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     config = await loadConfig(values.config);
     catalog = await MethodCatalog.load(config.descriptors);
+    checkHedging(config, catalog);
     tracing = readTracingEnv(process.env);
   } catch (error) {
     console.error(`mesh-sidecar: ${(error as Error).message}`);

@@ -65,6 +65,7 @@ describe("admin endpoints", () => {
       retryOn: ["UNAVAILABLE"],
       initialBackoffMs: 25,
       maxBackoffMs: 250,
+      perTryTimeoutMs: 0,
     });
     expect((await get("/nope")).status).toBe(404);
   });

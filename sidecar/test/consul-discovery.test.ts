@@ -126,7 +126,8 @@ describe("discovery through consul-dev", () => {
     const { calls, failures, errors } = await load.stop();
     expect({ failures, errors }).toEqual({ failures: 0, errors: [] });
     expect(calls).toBeGreaterThan(50);
-    expect(Object.keys(await spread(40)).sort()).toEqual(["a", "b"]);
+    // Back in Consul, the restarted instance takes calls again (the latency-aware balancer may prefer it for now).
+    expect(Object.keys(await spread(40))).toContain("a");
   }, 60_000);
 
   it("deregisters on drain while its in-flight call completes", async () => {

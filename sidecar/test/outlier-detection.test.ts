@@ -20,6 +20,8 @@ useEchoMesh(async (mesh) => {
       outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 60_000, maxEjectionPercent: 50 },
       circuitBreaker: { mode: "consecutive", consecutiveFailures: 1000 },
       retry: { maxAttempts: 1 },
+      // Outlier ejection alone: the latency-aware balancer would also steer away from the failing endpoint.
+      loadBalancer: { policy: "least-outstanding" },
     }),
   });
 });

@@ -30,6 +30,14 @@ export class MethodCatalog {
     return this.levels.get(path) ?? "unknown";
   }
 
+  /** The paths of the described methods named `method`, of any service or of the given ones. */
+  methodsNamed(method: string, services?: readonly string[]): string[] {
+    const suffix = `/${method}`;
+    return [...this.levels.keys()].filter(
+      (path) => path.endsWith(suffix) && (!services?.length || services.includes(path.slice(1, -suffix.length))),
+    );
+  }
+
   /** Whether a method answers with one message (so its response can be held whole); false when unknown. */
   answersOnce(path: string): boolean {
     return this.unaryResponses.has(path);

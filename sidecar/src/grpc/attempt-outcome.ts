@@ -11,4 +11,6 @@ export interface AttemptOutcome {
   transportFailure: boolean;
   /** The proxy ended the attempt itself (deadline passed or caller cancelled). */
   cancelled: boolean;
+  /** The proxy cancelled it because it did not answer within the per-try timeout. */
+  timedOut?: boolean;
 }

@@ -2,12 +2,13 @@ import type { Logger } from "pino";
 import type { MeshMetrics } from "../admin/metrics.ts";
 import type { RouteStats } from "../admin/route-stats.ts";
 import type { MethodPolicy } from "../config/policy.ts";
+import type { HedgingPolicy } from "../config/schema.ts";
 import type { Idempotency } from "../descriptors/method-catalog.ts";
 import { Deadline } from "../grpc/deadline.ts";
 import { Status, statusName } from "../grpc/status.ts";
 import { formatGrpcTimeout } from "../grpc/timeout.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
-import { type AttemptListener, type AttemptResult, startAttempt } from "../proxy/attempt.ts";
+import { type AttemptHandle, type AttemptListener, type AttemptResult, startAttempt } from "../proxy/attempt.ts";
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
 import { type DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
 import type { GrpcRequest } from "../proxy/grpc-request.ts";
@@ -16,7 +17,8 @@ import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import type { BulkheadWaiter } from "../resilience/bulkhead.ts";
 import { chooseFault, type InjectedFault } from "../resilience/fault-injection.ts";
-import { backoffSchedule, retryReason } from "../resilience/retry.ts";
+import type { LatencyWindow } from "../resilience/latency-window.ts";
+import { backoffSchedule, type RetryReason, retryReason } from "../resilience/retry.ts";
 import type { CallTracer, Span } from "../tracing/call-tracer.ts";
 import type { Cluster, Endpoint } from "./cluster.ts";
 
@@ -31,6 +33,8 @@ export interface OutboundCall {
   /** Response bytes held until complete, so a retry stays possible (0 for streaming or unknown methods). */
   holdResponseBytes: number;
   stats: RouteStats;
+  /** The route's recent attempt latencies, for a hedging delay given as a percentile. */
+  latency: LatencyWindow;
 }
 
 export interface PipelineDeps {
@@ -53,12 +57,61 @@ function afterBackoff(run: OutboundRun): void {
   run.afterBackoff();
 }
 
+function hedgeDue(run: OutboundRun): void {
+  run.hedgeDue();
+}
+
+function perTryExpired(slot: AttemptSlot): void {
+  slot.expire();
+}
+
+/** One attempt in flight: where it went and when, its span, and its per-try timer. */
+class AttemptSlot implements AttemptListener {
+  handle: AttemptHandle | undefined;
+  perTryTimer: NodeJS.Timeout | undefined;
+  /** The per-try timeout cancelled it. */
+  timedOut = false;
+  /** Cancelled because another (hedged) attempt's response went to the caller. */
+  superseded = false;
+  done = false;
+  readonly startedAt = performance.now();
+
+  constructor(
+    private readonly run: OutboundRun,
+    readonly endpoint: Endpoint,
+    readonly number: number,
+    readonly span: Span | undefined,
+  ) {}
+
+  attemptDone(result: AttemptResult): void {
+    this.run.slotDone(this, result);
+  }
+
+  attemptCommitted(): void {
+    this.run.slotCommitted(this);
+  }
+
+  /** No answer within the per-try timeout: cancel it upstream, unless its response is already going out. */
+  expire(): void {
+    if (this.done || this.run.committed) return;
+    this.timedOut = true;
+    this.handle?.abandon();
+  }
+
+  cancel(superseded: boolean): void {
+    clearTimeout(this.perTryTimer);
+    this.superseded = superseded;
+    this.handle?.abandon();
+  }
+}
+
 /**
  * The outbound call path, as a state machine rather than a chain of promises (this runs for every call): deadline,
  * fault injection, bulkhead, then attempts, each through the circuit breaker to an endpoint picked by the balancer,
- * retried by the retry rules within the budget; then the answer and the call's statistics.
+ * bounded by the per-try timeout, hedged (NO_SIDE_EFFECTS methods) or retried by the retry rules within the budget;
+ * then the answer and the call's statistics.
  */
-export class OutboundRun implements BulkheadWaiter, AttemptListener {
+export class OutboundRun implements BulkheadWaiter {
   private readonly started = performance.now();
   private readonly deadline: Deadline;
   private readonly deadlineTimer: NodeJS.Timeout;
@@ -67,12 +120,15 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
   private waitTimer: NodeJS.Timeout | undefined;
   private holdsSlot = false;
   private attempt = 0;
-  private endpoint: Endpoint | undefined;
-  // Made on the first retry: most calls take one attempt.
+  /** Attempts in flight: one, or several while hedging. */
+  private readonly slots: AttemptSlot[] = [];
+  // Made on the first retry or hedge: most calls take one attempt.
   private tried: Set<Endpoint> | undefined;
   private backoff: { next(): number } | undefined;
+  /** The hedging policy, when the config asks for it and the method has no side effects. */
+  private readonly hedging: HedgingPolicy | undefined;
+  private hedgeTimer: NodeJS.Timeout | undefined;
   private span: Span | undefined;
-  private attemptSpan: Span | undefined;
   private retryReason: string | undefined;
   private queuedAt = 0;
   private done = false;
@@ -89,6 +145,13 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
     }
     this.deadline = new Deadline(request.timeoutMs, policy.timeoutMs);
     this.deadlineTimer = enforceDeadline(call, this.deadline, `upstream ${cluster.name}`);
+    // Never for a method with side effects, whatever the config says: a hedge sends it twice.
+    this.hedging = outbound.idempotency === "no_side_effects" ? policy.hedging : undefined;
+  }
+
+  /** The caller has response headers from one of the attempts. */
+  get committed(): boolean {
+    return this.outbound.call.committed;
   }
 
   start(): void {
@@ -172,32 +235,38 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
     this.end(Status.INTERNAL, message);
   }
 
-  /** The caller went away, or the deadline passed (its timer answered the caller), while the call waited. */
+  /**
+   * The caller went away, or the deadline passed (its timer answered the caller), while the call waited, or while
+   * hedged attempts ran (only the first is the call's current attempt, which the call cancels itself).
+   */
   callAbandoned(): void {
+    for (const slot of this.slots) slot.cancel(false);
     const waiting = this.waiting;
     if (waiting === "bulkhead" && !this.outbound.cluster.bulkhead.withdraw(this)) return;
     this.stopWaiting();
     if (waiting !== "nothing") this.end(this.abandonedCode());
   }
 
-  private nextAttempt(): void {
+  private nextAttempt(hedge = false): void {
     const { call, cluster } = this.outbound;
     const attempt = ++this.attempt;
     const endpoint = cluster.pick(this.tried);
-    if (!endpoint) {
-      this.answer(unavailable(`upstream ${cluster.name}: no endpoints available`));
+    if (!endpoint || (hedge && this.tried?.has(endpoint))) {
+      if (hedge) this.attempt--;
+      else this.answer(unavailable(`upstream ${cluster.name}: no endpoints available`));
       return;
     }
     if (!cluster.breaker.tryPass()) {
       this.deps.metrics.breakerRejected(cluster.name);
       this.span?.addEvent("breaker.rejected", { "mesh.attempt": attempt });
-      this.answer(unavailable(`upstream ${cluster.name}: circuit breaker open, failing fast`));
+      if (hedge) this.attempt--;
+      else this.answer(unavailable(`upstream ${cluster.name}: circuit breaker open, failing fast`));
       return;
     }
-    this.endpoint = endpoint;
     endpoint.outstanding++;
-    if (this.span) this.traceAttempt(this.span, attempt, endpoint.address);
-    startAttempt(
+    const slot = new AttemptSlot(this, endpoint, attempt, this.span && this.traceAttempt(this.span, attempt, endpoint));
+    this.slots.push(slot);
+    slot.handle = startAttempt(
       {
         call,
         connection: this.deps.pool.get(endpoint.address, cluster.name),
@@ -205,31 +274,121 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
         target: `${cluster.name} (${endpoint.address})`,
         attempts: attempt,
         holdResponseBytes: this.outbound.holdResponseBytes,
+        hedge,
       },
-      this,
+      slot,
     );
+    // The attempt may already have ended (a connection that is going away): then there is nothing to time.
+    if (slot.done) return;
+    const perTryMs = this.outbound.policy.retry.perTryTimeoutMs;
+    if (perTryMs > 0 && perTryMs < this.deadline.remainingMs()) {
+      slot.perTryTimer = setTimeout(perTryExpired, perTryMs, slot);
+    }
+    this.scheduleHedge();
   }
 
-  attemptDone(result: AttemptResult): void {
-    const { call, cluster, policy, request } = this.outbound;
-    const endpoint = this.endpoint as Endpoint;
-    endpoint.outstanding--;
-    if (this.attemptSpan) {
-      this.deps.tracer?.end(this.attemptSpan, result.cancelled ? Status.CANCELLED : result.code, result.message);
-      this.attemptSpan = undefined;
+  /** Arms the timer for the next hedge, when the method may hedge and attempts remain. */
+  private scheduleHedge(): void {
+    const hedging = this.hedging;
+    if (!hedging || this.hedgeTimer || this.attempt >= hedging.maxAttempts) return;
+    const delayMs = hedging.delayMs ?? this.outbound.latency.percentile(hedging.delayPercentile as number);
+    if (delayMs === undefined) return;
+    this.hedgeTimer = setTimeout(hedgeDue, delayMs, this);
+  }
+
+  /** No attempt has answered within the hedging delay: send another to another endpoint (gRFC A6). */
+  hedgeDue(): void {
+    this.hedgeTimer = undefined;
+    const { call, cluster, request } = this.outbound;
+    // A request still arriving cannot be given whole to a second attempt; the deadline may have passed meanwhile.
+    if (this.done || call.committed || this.slots.length === 0 || !call.fullyBuffered || this.deadline.expired())
+      return;
+    if (!cluster.budget.tryAcquireRetry()) {
+      this.deps.metrics.retryBudgetExhausted(cluster.name);
+      return;
     }
+    this.tried ??= new Set();
+    for (const slot of this.slots) this.tried.add(slot.endpoint);
+    this.deps.metrics.retried(cluster.name, request.method, "hedge");
+    this.span?.addEvent("hedge", { "mesh.attempt": this.attempt + 1 });
+    this.retryReason = "hedge";
+    this.nextAttempt(true);
+    this.retryReason = undefined;
+    // The call cancels only its current attempt when abandoned; the run cancels the hedges.
+    if (this.slots.length > 1) call.watch(this);
+  }
+
+  /** An attempt's response is going to the caller: the others lose the race. */
+  slotCommitted(winner: AttemptSlot): void {
+    clearTimeout(this.hedgeTimer);
+    this.hedgeTimer = undefined;
+    clearTimeout(winner.perTryTimer);
+    for (const slot of this.slots) if (slot !== winner) slot.cancel(true);
+  }
+
+  slotDone(slot: AttemptSlot, ended: AttemptResult): void {
+    slot.done = true;
+    clearTimeout(slot.perTryTimer);
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    const { cluster, idempotency, policy } = this.outbound;
+    const { endpoint } = slot;
+    endpoint.outstanding--;
+    const elapsedMs = performance.now() - slot.startedAt;
+    const result = slot.timedOut ? perTryTimedOut(ended, slot, policy.retry.perTryTimeoutMs, cluster.name) : ended;
     cluster.breaker.record(result);
-    cluster.record(endpoint, result);
+    cluster.record(endpoint, result, elapsedMs);
+    if (!result.cancelled && !slot.timedOut) this.outbound.latency.record(elapsedMs);
+    if (slot.span) this.traceAttemptEnd(slot, result);
+    // A late loser of a hedge race, or an attempt the caller no longer waits for: nothing more to do.
+    if (this.done || slot.superseded) return;
+    if (result.committed) {
+      this.answer(result);
+      return;
+    }
+    if (this.slots.length > 0) {
+      this.hedgeFailed(result);
+      return;
+    }
+    clearTimeout(this.hedgeTimer);
+    this.hedgeTimer = undefined;
     const reason = retryReason(result, {
       policy: policy.retry,
-      idempotency: this.outbound.idempotency,
+      idempotency,
       attempts: this.attempt,
-      canReplay: call.canReplay,
+      canReplay: this.outbound.call.canReplay,
     });
     if (!reason || this.deadline.expired()) {
       this.answer(result);
       return;
     }
+    this.retry(result, reason, endpoint);
+  }
+
+  /**
+   * One of several hedged attempts ended without an answer for the caller while others still run: as gRFC A6
+   * says, a retryable failure sends the next hedge at once, any other status is the call's answer.
+   */
+  private hedgeFailed(result: AttemptResult): void {
+    if (result.cancelled) return;
+    const reason = retryReason(result, {
+      policy: this.outbound.policy.retry,
+      idempotency: this.outbound.idempotency,
+      attempts: 0,
+      canReplay: true,
+    });
+    if (!reason) {
+      for (const slot of this.slots) slot.cancel(true);
+      this.answer(result);
+      return;
+    }
+    if (this.hedgeTimer) {
+      clearTimeout(this.hedgeTimer);
+      this.hedgeDue();
+    }
+  }
+
+  private retry(result: AttemptResult, reason: RetryReason, endpoint: Endpoint): void {
+    const { cluster, policy, request } = this.outbound;
     if (!cluster.budget.tryAcquireRetry()) {
       this.deps.metrics.retryBudgetExhausted(cluster.name);
       this.answer(result);
@@ -251,6 +410,8 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
   /** Gives the caller the final answer of a call that did not commit: the upstream's own, or the proxy's. */
   private answer(result: AttemptResult): void {
     const { call } = this.outbound;
+    clearTimeout(this.hedgeTimer);
+    this.hedgeTimer = undefined;
     if (result.cancelled) {
       this.end(this.abandonedCode());
       return;
@@ -264,11 +425,18 @@ export class OutboundRun implements BulkheadWaiter, AttemptListener {
   }
 
   /** Opens the attempt's span under the call's and makes it the upstream's parent. */
-  private traceAttempt(call: Span, attempt: number, endpoint: string): void {
+  private traceAttempt(call: Span, attempt: number, endpoint: Endpoint): Span {
     const tracer = this.deps.tracer as CallTracer;
-    const span = tracer.startAttempt(call, this.outbound.request, attempt, endpoint, this.retryReason);
+    const span = tracer.startAttempt(call, this.outbound.request, attempt, endpoint.address, this.retryReason);
     setTraceparent(this.outbound.headers, tracer.traceparent(span));
-    this.attemptSpan = span;
+    return span;
+  }
+
+  private traceAttemptEnd(slot: AttemptSlot, result: AttemptResult): void {
+    const span = slot.span as Span;
+    if (slot.timedOut) span.addEvent("per_try_timeout");
+    if (slot.superseded) span.setAttribute("mesh.superseded", true);
+    this.deps.tracer?.end(span, result.cancelled ? Status.CANCELLED : result.code, result.message);
   }
 
   private abandonedCode(): number {
@@ -315,5 +483,18 @@ function unavailable(message: string): AttemptResult {
     neverProcessed: false,
     transportFailure: false,
     cancelled: false,
+  };
+}
+
+/** How an attempt cancelled by its per-try timeout ended, as the policies see it: the endpoint did not answer. */
+function perTryTimedOut(ended: AttemptResult, slot: AttemptSlot, perTryMs: number, upstream: string): AttemptResult {
+  return {
+    code: Status.DEADLINE_EXCEEDED,
+    message: `upstream ${upstream} (${slot.endpoint.address}): no answer within the per-try timeout of ${perTryMs} ms`,
+    committed: ended.committed,
+    neverProcessed: false,
+    transportFailure: false,
+    cancelled: false,
+    timedOut: true,
   };
 }

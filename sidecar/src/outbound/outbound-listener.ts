@@ -13,6 +13,7 @@ import { createH2Server, type H2Server } from "../proxy/h2-server.ts";
 import { forwardedRequest } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
+import { LatencyWindow } from "../resilience/latency-window.ts";
 import type { CallTracer } from "../tracing/call-tracer.ts";
 import { OutboundRun } from "./call-pipeline.ts";
 import type { Cluster } from "./cluster.ts";
@@ -36,6 +37,7 @@ interface OutboundRoute {
   idempotency: Idempotency;
   holdResponseBytes: number;
   metrics: RouteStats;
+  latency: LatencyWindow;
 }
 
 /** The listener the local app calls other services through. */
@@ -60,6 +62,7 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
         idempotency: deps.catalog.idempotency(request.path),
         holdResponseBytes: deps.catalog.answersOnce(request.path) ? deps.config.limits.retryBufferBytes : 0,
         metrics: deps.metrics.route("outbound", upstream, request.method),
+        latency: new LatencyWindow(),
       };
       byUpstream.set(upstream, route);
     }
@@ -85,6 +88,7 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
       idempotency: route.idempotency,
       holdResponseBytes: route.holdResponseBytes,
       stats: route.metrics,
+      latency: route.latency,
     };
     new OutboundRun(outbound, deps).start();
   };

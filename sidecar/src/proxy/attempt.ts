@@ -20,6 +20,8 @@ export interface AttemptRequest {
    * whole reaches the caller only once it is complete, so an upstream that dies mid-response can still be retried.
    */
   holdResponseBytes: number;
+  /** A hedge: it gets the whole (already received) request at once and is not the call's current attempt. */
+  hedge: boolean;
 }
 
 /** An attempt's outcome, with the upstream's own answer when it ended before any data reached the caller. */
@@ -51,7 +53,18 @@ function statusOf(trailers: HeaderList): { code: number; message: string } {
 /** Told once how an attempt ended. */
 export interface AttemptListener {
   attemptDone(result: AttemptResult): void;
+  /** The attempt's response is going to the caller (the first of several hedged attempts to answer). */
+  attemptCommitted?(): void;
 }
+
+/** What the one who started an attempt may do with it. */
+export interface AttemptHandle {
+  /** Cancels it upstream (RST_STREAM CANCEL); its listener then hears it ended cancelled. */
+  abandon(): void;
+}
+
+// Set by a sidecar on a call it shed (adaptive concurrency): the app never saw it, so it may go elsewhere.
+const SHED_HEADER = "x-mesh-shed";
 
 /**
  * One attempt at an upstream endpoint: the upstream stream's handler, the call's request sink and its response
@@ -80,8 +93,17 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
       this.settle(this.transportFailure(`upstream ${this.request.target}: ${(error as Error).message}`, true));
       return;
     }
-    call.attach(this, this);
+    if (this.request.hedge) call.replayTo(this);
+    else call.attach(this, this);
     if (call.abandoned) this.abandon();
+  }
+
+  /** Another attempt's response went to the caller: this one must not write. */
+  private lostTheRace(): boolean {
+    const { call } = this.request;
+    if (!call.committed || call.owner === this) return false;
+    this.abandon();
+    return true;
   }
 
   // RequestSink: the caller's request bytes.
@@ -116,7 +138,7 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
   }
 
   onData(_stream: H2Stream, chunk: Buffer): void {
-    if (this.settled) return;
+    if (this.settled || this.lostTheRace()) return;
     const { call } = this.request;
     if (!call.committed) {
       this.heldBytes += chunk.length;
@@ -138,14 +160,7 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
     if (this.settled) return;
     const { call } = this.request;
     if (this.abandoned) {
-      this.settle({
-        code: Status.CANCELLED,
-        message: "attempt cancelled",
-        committed: call.committed,
-        neverProcessed: false,
-        transportFailure: false,
-        cancelled: true,
-      });
+      this.settle(this.cancelled());
       return;
     }
     const trailers = this.trailers;
@@ -154,12 +169,16 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
       return;
     }
     const message = `upstream ${this.request.target}: ${describeClose(stream)}`;
-    if (call.committed) call.fail(Status.UNAVAILABLE, message);
+    if (call.owner === this) call.fail(Status.UNAVAILABLE, message);
     this.settle(this.transportFailure(message, stream.neverProcessed));
   }
 
   private settleWithTrailers(trailers: HeaderList): void {
     const { call } = this.request;
+    if (call.committed && call.owner !== this) {
+      this.settle(this.cancelled());
+      return;
+    }
     const { code, message } = statusOf(trailers);
     // A held response that ended well goes to the caller now; one that failed is answered (or retried) as if no
     // message had come: gRPC clients drop a unary call's message when its status is an error.
@@ -177,7 +196,7 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
       code,
       message,
       committed: false,
-      neverProcessed: false,
+      neverProcessed: headerValue(uncommittedResponse, SHED_HEADER) !== undefined,
       transportFailure: false,
       cancelled: false,
       uncommittedResponse,
@@ -189,17 +208,29 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
     const headers = responseHeaders(200);
     if (this.responseHeaders) appendEndToEnd(headers, this.responseHeaders);
     if (attempts > 1) headers.push("x-mesh-attempts", String(attempts));
-    call.commit(headers);
+    call.commit(headers, this);
+    this.listener.attemptCommitted?.();
     const held = this.held;
     this.held = undefined;
     if (held) for (const chunk of held) call.write(chunk);
+  }
+
+  private cancelled(): AttemptResult {
+    return {
+      code: Status.CANCELLED,
+      message: "attempt cancelled",
+      committed: this.request.call.owner === this,
+      neverProcessed: false,
+      transportFailure: false,
+      cancelled: true,
+    };
   }
 
   private transportFailure(message: string, neverProcessed: boolean): AttemptResult {
     return {
       code: Status.UNAVAILABLE,
       message,
-      committed: this.request.call.committed,
+      committed: this.request.call.owner === this,
       neverProcessed,
       transportFailure: true,
       cancelled: false,
@@ -215,6 +246,8 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
 }
 
 /** Sends the call to one upstream endpoint and relays the response; `listener` hears how it ended. */
-export function startAttempt(request: AttemptRequest, listener: AttemptListener): void {
-  new Attempt(request, listener).start();
+export function startAttempt(request: AttemptRequest, listener: AttemptListener): AttemptHandle {
+  const attempt = new Attempt(request, listener);
+  attempt.start();
+  return attempt;
 }

@@ -50,6 +50,8 @@ export class DownstreamCall implements StreamHandler {
   private readonly meter: GrpcFrameMeter;
   /** Response headers went to the caller. */
   committed = false;
+  /** The attempt whose response went to the caller (of several hedged ones, the first to answer). */
+  owner: ResponseSource | undefined;
   /** The caller has its final status. */
   finished = false;
 
@@ -90,18 +92,28 @@ export class DownstreamCall implements StreamHandler {
     return !this.overflowed;
   }
 
+  /** The whole request has arrived and is kept: another attempt can be given all of it at once (a hedge). */
+  get fullyBuffered(): boolean {
+    return this.requestEnded && !this.overflowed;
+  }
+
   /** Makes an attempt current: replays what was read so far, then passes on the rest as it comes. */
   attach(sink: RequestSink, source: ResponseSource): void {
     this.sink = sink;
     this.source = source;
+    this.replayTo(sink);
+  }
+
+  /** Gives an attempt the request read so far (all of it, for a hedge: see fullyBuffered). */
+  replayTo(sink: RequestSink): void {
     for (const chunk of this.buffered) sink.write(chunk);
     if (this.requestEnded) sink.end();
   }
 
-  detach(sink: RequestSink): void {
+  detach(sink: RequestSink & ResponseSource): void {
+    if (this.source === sink) this.source = undefined;
     if (this.sink !== sink) return;
     this.sink = undefined;
-    this.source = undefined;
     this.stream.resume();
   }
 
@@ -161,10 +173,12 @@ export class DownstreamCall implements StreamHandler {
     this.sink?.end();
   }
 
-  /** Sends the response headers: from now on the call cannot be retried. */
-  commit(headers: HeaderList): void {
+  /** Sends the response headers of `owner`'s response: from now on the call cannot be retried. */
+  commit(headers: HeaderList, owner: ResponseSource): void {
     if (this.committed || this.stream.closed) return;
     this.committed = true;
+    this.owner = owner;
+    this.source = owner;
     this.stream.respond(headers);
   }
 

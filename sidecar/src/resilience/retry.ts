@@ -4,7 +4,7 @@ import type { Idempotency } from "../descriptors/method-catalog.ts";
 import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
 import { statusName } from "../grpc/status.ts";
 
-export type RetryReason = "status" | "never_processed";
+export type RetryReason = "status" | "never_processed" | "per_try_timeout";
 
 export interface RetryContext {
   policy: RetryPolicy;
@@ -17,14 +17,16 @@ export interface RetryContext {
 
 /**
  * Why the call may be tried again, or undefined when it may not. Any method may be retried when the request never
- * reached the app; only idempotent ones (NO_SIDE_EFFECTS, IDEMPOTENT) on the configured statuses; none once
- * response data went to the caller.
+ * reached the app; only idempotent ones (NO_SIDE_EFFECTS, IDEMPOTENT) on the configured statuses or after a per-try
+ * timeout (the request may have run: a method with side effects is never sent twice); none once response data went
+ * to the caller.
  */
 export function retryReason(outcome: AttemptOutcome, context: RetryContext): RetryReason | undefined {
   if (outcome.committed || outcome.cancelled || !context.canReplay) return undefined;
   if (context.attempts >= context.policy.maxAttempts) return undefined;
   if (outcome.neverProcessed) return "never_processed";
   if (context.idempotency === "unknown") return undefined;
+  if (outcome.timedOut) return "per_try_timeout";
   return context.policy.retryOn.includes(statusName(outcome.code) as never) ? "status" : undefined;
 }
 
