@@ -57,6 +57,21 @@ describe("golden metrics", () => {
     expect(signals.p99).toBeCloseTo(0.0099);
   });
 
+  it("leaves calls the caller cancelled (a lost hedge) out of the success rate, not out of the request rate", () => {
+    const counters = parseRouteCounters(
+      [
+        'mesh_requests_total{direction="inbound",upstream="app",method="GetStock",code="0"} 90',
+        'mesh_requests_total{direction="inbound",upstream="app",method="GetStock",code="1"} 5',
+        'mesh_requests_total{direction="inbound",upstream="app",method="GetStock",code="14"} 5',
+      ].join("\n"),
+    );
+    const window = emptyWindow();
+    addDifference(window, counters.get("inbound|app|GetStock") as never, undefined);
+    const signals = golden(window, 10);
+    expect(signals.rps).toBe(10);
+    expect(signals.success).toBeCloseTo(90 / 95);
+  });
+
   it("has no percentiles without calls, and caps a quantile in the +Inf bucket at the largest bound", () => {
     expect(quantile(0.5, new Map())).toBeUndefined();
     const buckets = new Map([

@@ -48,12 +48,14 @@ export function parseRouteCounters(metrics: string): Map<string, RouteCounters> 
 export interface Window {
   calls: number;
   ok: number;
+  /** Calls the caller abandoned (CANCELLED): a lost hedge, a client that went away; not the callee's failures. */
+  cancelled: number;
   /** Cumulative bucket counts within the window, by upper bound. */
   buckets: Map<number, number>;
 }
 
 export function emptyWindow(): Window {
-  return { calls: 0, ok: 0, buckets: new Map() };
+  return { calls: 0, ok: 0, cancelled: 0, buckets: new Map() };
 }
 
 /** Adds the difference `after - before` of one route to `into` (a route new since `before` counts from zero). */
@@ -62,6 +64,7 @@ export function addDifference(into: Window, after: RouteCounters, before: RouteC
     const delta = count - (before?.byCode.get(code) ?? 0);
     into.calls += delta;
     if (code === "0") into.ok += delta;
+    else if (code === "1") into.cancelled += delta;
   }
   for (const [bound, count] of after.buckets) {
     into.buckets.set(bound, (into.buckets.get(bound) ?? 0) + count - (before?.buckets.get(bound) ?? 0));
@@ -92,11 +95,12 @@ export function quantile(q: number, buckets: Map<number, number>): number | unde
   return lowerBound;
 }
 
-/** The golden signals of a window over `seconds`. */
+/** The golden signals of a window over `seconds`; success leaves out what callers cancelled themselves, as Linkerd does. */
 export function golden(window: Window, seconds: number) {
+  const judged = window.calls - window.cancelled;
   return {
     rps: window.calls / seconds,
-    success: window.calls > 0 ? window.ok / window.calls : undefined,
+    success: judged > 0 ? window.ok / judged : undefined,
     p50: quantile(0.5, window.buckets),
     p95: quantile(0.95, window.buckets),
     p99: quantile(0.99, window.buckets),

@@ -118,7 +118,7 @@ export class ScrapeHistory {
         if (route.direction !== "inbound") continue;
         const window = difference(route, previous.routes.get(key));
         rps += window.calls / seconds;
-        errorRps += (window.calls - window.ok) / seconds;
+        errorRps += (window.calls - window.ok - window.cancelled) / seconds;
       }
     }
     this.rate.push({ t: at, rps, errorRps });
@@ -144,6 +144,7 @@ interface Row {
 function mergeInto(row: Row, window: Window, seconds: number): void {
   row.window.calls += window.calls;
   row.window.ok += window.ok;
+  row.window.cancelled += window.cancelled;
   for (const [bound, count] of window.buckets) {
     row.window.buckets.set(bound, (row.window.buckets.get(bound) ?? 0) + count);
   }
@@ -162,7 +163,7 @@ function goldenOf(row: Row | undefined): Golden {
     p95: toMs(signals.p95),
     p99: toMs(signals.p99),
     calls: row.window.calls,
-    errors: row.window.calls - row.window.ok,
+    errors: row.window.calls - row.window.ok - row.window.cancelled,
     recentErrors: row.recentErrors,
   };
 }
@@ -210,7 +211,7 @@ export function meshView(states: readonly InstanceState[], history: ScrapeHistor
       mergeInto(row, difference(route, first.routes.get(key)), seconds);
       if (previous) {
         const recent = difference(route, previous.routes.get(key));
-        row.recentErrors += recent.calls - recent.ok;
+        row.recentErrors += recent.calls - recent.ok - recent.cancelled;
       }
     }
   }
