@@ -241,7 +241,8 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     const admin = createAdminServer({
       metrics,
       readiness,
-      clusters: () => clusterView(clusters),
+      // The inbound listener's limit beside the upstreams (absent without an inbound listener).
+      clusters: () => ({ ...clusterView(clusters), inbound: metrics.inboundState() }),
       certs: () => certsView(identity?.tls, intentions),
       config: () => config,
     });

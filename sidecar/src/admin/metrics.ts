@@ -5,6 +5,21 @@ import { type Direction, durationMetric, RouteStats, requestsMetric } from "./ro
 
 export type { Direction } from "./route-stats.ts";
 
+/** Why the inbound listener shed a call: beyond its limit with the queue full, or its deadline passed in the queue. */
+export type ShedReason = "concurrency_limit" | "queue_timeout";
+
+/** The inbound listener's concurrency limit now, as /metrics and /clusters show it. */
+export interface InboundLimitState {
+  limit: number;
+  inFlight: number;
+  queued: number;
+  /** Calls shed since the start. */
+  shed: number;
+  /** The app's latency without load and over the last interval, in ms (null without adaptive concurrency). */
+  baselineMs: number | null;
+  recentMs: number | null;
+}
+
 const BREAKER_VALUES: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 };
 
 /** The sidecar's Prometheus metrics, on a registry of its own. Label children are cached: this is the hot path. */
@@ -95,6 +110,17 @@ export class MeshMetrics {
     help: "When the sidecar's current leaf certificate expires (Unix time)",
     registers: [this.registry],
   });
+  private readonly sheds = new Counter({
+    name: "mesh_inbound_shed_total",
+    help: "Inbound calls shed before they reached the app: concurrency_limit (beyond the limit, queue full), queue_timeout (deadline passed while queued)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  private readonly shedChildren = new Map<ShedReason, Counter.Internal>();
+  private shedCount = 0;
+  /** Reads the inbound limit's state; set by the inbound listener (see watchInbound). */
+  private inbound: (() => Omit<InboundLimitState, "shed">) | undefined;
+
   constructor() {
     // Process and runtime metrics (CPU, resident memory, heap, event-loop lag, GC), prefixed like the rest.
     collectDefaultMetrics({ register: this.registry, prefix: "mesh_" });
@@ -111,6 +137,42 @@ export class MeshMetrics {
       this.routes.set(key, route);
     }
     return route;
+  }
+
+  /** Publishes the inbound limit's state, read at scrape time (and by /clusters through inboundState). */
+  watchInbound(read: () => Omit<InboundLimitState, "shed">): void {
+    this.inbound = read;
+    new Gauge({
+      name: "mesh_inbound_concurrency_limit",
+      help: "Calls the inbound listener lets reach the app at once (adaptive, or the fixed maxConcurrent)",
+      registers: [this.registry],
+      collect() {
+        this.set(read().limit);
+      },
+    });
+    new Gauge({
+      name: "mesh_inbound_queued",
+      help: "Inbound calls waiting for a slot under the concurrency limit",
+      registers: [this.registry],
+      collect() {
+        this.set(read().queued);
+      },
+    });
+  }
+
+  inboundState(): InboundLimitState | undefined {
+    return this.inbound && { ...this.inbound(), shed: this.shedCount };
+  }
+
+  /** Label children are cached: under overload this runs for most calls. */
+  inboundShed(reason: ShedReason): void {
+    let child = this.shedChildren.get(reason);
+    if (!child) {
+      child = this.sheds.labels(reason);
+      this.shedChildren.set(reason, child);
+    }
+    child.inc();
+    this.shedCount++;
   }
 
   retried(upstream: string, method: string, reason: string): void {

@@ -9,9 +9,10 @@ import { type AttemptListener, type AttemptResult, startAttempt } from "../proxy
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
 import { type DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
 import type { GrpcRequest } from "../proxy/grpc-request.ts";
-import { aimRequest, callerTraceparent, setTraceparent } from "../proxy/headers.ts";
+import { aimRequest, callerTraceparent, setTraceparent, shedResponse } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
+import type { AdaptiveConcurrency } from "../resilience/adaptive-concurrency.ts";
 import type { Bulkhead, BulkheadWaiter } from "../resilience/bulkhead.ts";
 import type { CallTracer, Span } from "../tracing/call-tracer.ts";
 
@@ -19,8 +20,10 @@ export type InboundConfig = NonNullable<SidecarConfig["inbound"]>;
 
 export interface InboundCallDeps {
   inbound: InboundConfig;
-  /** The app's concurrency limit. */
+  /** The app's concurrency limit: fixed at inbound.maxConcurrent, or moved by `adaptive`. */
   limit: Bulkhead;
+  /** Present when adaptive concurrency is on: follows the app's latency and sets `limit`. */
+  adaptive?: AdaptiveConcurrency;
   pool: SessionPool;
   metrics: MeshMetrics;
   inFlight: InFlight;
@@ -29,6 +32,17 @@ export interface InboundCallDeps {
 }
 
 export const APP = "app";
+
+/** Health checks are never shed: a shed one would make Consul take a busy instance out of service. */
+const HEALTH = "/grpc.health.v1.Health/";
+
+/**
+ * Sets the bulkhead to the adaptive limit, with a queue of at most as many calls: a queued call then waits about
+ * one app latency, rather than long enough to reach its deadline before the app sees it.
+ */
+export function applyAdaptiveLimit(limit: Bulkhead, adaptive: AdaptiveConcurrency, maxQueue: number): void {
+  limit.setLimits(adaptive.limit, Math.min(maxQueue, adaptive.limit));
+}
 
 /**
  * One call from the mesh to the local app, as a state machine rather than a chain of promises (this runs for every
@@ -41,6 +55,9 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private span: Span | undefined;
   private done = false;
+  /** When the app got the call (performance.now()), for the adaptive limit. */
+  private admittedAt = 0;
+  private readonly healthCheck: boolean;
 
   constructor(
     private readonly deps: InboundCallDeps,
@@ -51,6 +68,7 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
     private readonly stats: RouteStats,
   ) {
     this.deadline = new Deadline(request.timeoutMs, deps.inbound.timeoutMs);
+    this.healthCheck = request.path.startsWith(HEALTH);
   }
 
   start(): void {
@@ -63,24 +81,35 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
       setTraceparent(this.headers, tracer.traceparent(this.span));
     }
     this.deadlineTimer = enforceDeadline(call, this.deadline, `the app at ${deps.inbound.app}`);
-    if (deps.limit.tryEnter()) {
+    if (this.healthCheck) {
+      deps.limit.enter();
+      this.admitted();
+    } else if (deps.limit.tryEnter()) {
       this.admitted();
     } else if (deps.limit.enqueue(this)) {
       this.span?.addEvent("bulkhead.queued");
       call.watch(this);
     } else {
-      deps.metrics.bulkheadRejected("inbound", APP);
-      const { maxConcurrent, maxQueue } = deps.inbound;
-      const message = `the app is at its concurrency limit (${maxConcurrent} in flight and ${maxQueue} queued)`;
-      call.fail(Status.RESOURCE_EXHAUSTED, message);
-      this.finish(Status.RESOURCE_EXHAUSTED, message);
+      this.shed();
     }
+  }
+
+  /** Refuses the call at once, saying it never reached the app so that the caller's sidecar may send it elsewhere. */
+  private shed(): void {
+    const { metrics, limit, adaptive } = this.deps;
+    metrics.bulkheadRejected("inbound", APP);
+    metrics.inboundShed("concurrency_limit");
+    const kind = adaptive ? "adaptive concurrency limit" : "concurrency limit";
+    const message = `the app is at its ${kind} (${limit.limit} in flight and ${limit.queueLimit} queued)`;
+    this.call.respondTrailersOnly(shedResponse("concurrency-limit", message));
+    this.finish(Status.RESOURCE_EXHAUSTED, message);
   }
 
   /** A slot in the app's limit is ours: one attempt at the app. */
   admitted(): void {
     const { deps, call } = this;
     call.watch(undefined);
+    this.admittedAt = performance.now();
     const { app } = deps.inbound;
     startAttempt(
       {
@@ -90,6 +119,7 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
         target: `app (${app})`,
         attempts: 1,
         holdResponseBytes: 0,
+        hedge: false,
       },
       this,
     );
@@ -98,12 +128,14 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
   /** The caller went away, or the deadline passed, while the call waited in the queue. */
   callAbandoned(): void {
     if (!this.deps.limit.withdraw(this)) return;
-    this.finish(this.abandonedCode());
+    const code = this.abandonedCode();
+    if (code === Status.DEADLINE_EXCEEDED) this.deps.metrics.inboundShed("queue_timeout");
+    this.finish(code);
   }
 
   attemptDone(result: AttemptResult): void {
     const { call } = this;
-    this.deps.limit.leave();
+    this.release(result);
     if (!result.committed && !result.cancelled) {
       if (result.neverProcessed) call.refuse();
       else if (result.uncommittedResponse) call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, 1));
@@ -111,6 +143,20 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
     }
     if (result.cancelled) this.finish(this.abandonedCode());
     else this.finish(result.code, result.message);
+  }
+
+  /**
+   * Frees the call's slot, first telling the adaptive limit how long the app took: whatever the answer, but not for
+   * health checks, calls the app never got, or calls their caller gave up on (their time says nothing of the app).
+   */
+  private release(result: AttemptResult): void {
+    const { limit, adaptive, inbound } = this.deps;
+    if (adaptive && !result.neverProcessed && !this.call.callerCancelled && !this.healthCheck) {
+      const now = performance.now();
+      if (adaptive.sample(now - this.admittedAt, limit.active, now))
+        applyAdaptiveLimit(limit, adaptive, inbound.maxQueue);
+    }
+    limit.leave();
   }
 
   private abandonedCode(): number {

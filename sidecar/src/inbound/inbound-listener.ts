@@ -12,10 +12,11 @@ import { createH2Server, type H2Server, type SecureInbound } from "../proxy/h2-s
 import { forwardedRequest, headerValue } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
+import { AdaptiveConcurrency } from "../resilience/adaptive-concurrency.ts";
 import { Bulkhead } from "../resilience/bulkhead.ts";
 import type { Peer } from "../tls/peer-check.ts";
 import type { CallTracer } from "../tracing/call-tracer.ts";
-import { APP, InboundCall, type InboundCallDeps, type InboundConfig } from "./inbound-call.ts";
+import { APP, applyAdaptiveLimit, InboundCall, type InboundCallDeps, type InboundConfig } from "./inbound-call.ts";
 
 export interface InboundDeps {
   inbound: InboundConfig;
@@ -32,13 +33,26 @@ export interface InboundDeps {
   mesh?: { service: string; secure: SecureInbound; intentions: IntentionWatch };
 }
 
+/** The app's concurrency limit: adaptive under inbound.maxConcurrent, or that fixed number; published in metrics. */
+function appLimit(inbound: InboundConfig, metrics: MeshMetrics): Pick<InboundCallDeps, "limit" | "adaptive"> {
+  const limit = new Bulkhead({ maxConcurrent: inbound.maxConcurrent, maxQueue: inbound.maxQueue });
+  const adaptive = inbound.adaptiveConcurrency.enabled
+    ? new AdaptiveConcurrency(inbound.adaptiveConcurrency, inbound.maxConcurrent)
+    : undefined;
+  if (adaptive) applyAdaptiveLimit(limit, adaptive, inbound.maxQueue);
+  metrics.watchInbound(() => ({
+    limit: limit.limit,
+    inFlight: limit.active,
+    queued: limit.queued,
+    baselineMs: adaptive?.baselineMs ?? null,
+    recentMs: adaptive?.recentMs ?? null,
+  }));
+  return { limit, adaptive };
+}
+
 /** The public listener: protects the local app with a concurrency limit and the caller's deadline, then forwards. */
 export function createInboundListener(deps: InboundDeps): H2Server {
-  const { inbound } = deps;
-  const callDeps: InboundCallDeps = {
-    ...deps,
-    limit: new Bulkhead({ maxConcurrent: inbound.maxConcurrent, maxQueue: inbound.maxQueue }),
-  };
+  const callDeps: InboundCallDeps = { ...deps, ...appLimit(deps.inbound, deps.metrics) };
 
   const routes = new Map<string, RouteStats>();
   const routeMetrics = (request: GrpcRequest) => {

@@ -1,4 +1,4 @@
-import { encodeGrpcMessage } from "../grpc/status.ts";
+import { encodeGrpcMessage, Status } from "../grpc/status.ts";
 import { HeaderList } from "../h2/hpack/index.ts";
 
 // Connection-specific headers are forbidden in HTTP/2 (RFC 9113, 8.2.2); pseudo-headers are rebuilt per hop.
@@ -32,6 +32,19 @@ export function statusResponse(httpStatus: number, code: number, message: string
   const list = responseHeaders(httpStatus);
   list.push("content-type", "application/grpc");
   return appendStatus(list, code, message);
+}
+
+/**
+ * Marks a call the inbound sidecar shed before it reached the app (the value says why): the caller's sidecar may
+ * send it to another instance, whatever the method.
+ */
+export const SHED_HEADER = "x-mesh-shed";
+
+/** The trailers-only RESOURCE_EXHAUSTED answer to a shed call, with SHED_HEADER set to `reason`. */
+export function shedResponse(reason: string, message: string): HeaderList {
+  const list = statusResponse(200, Status.RESOURCE_EXHAUSTED, message);
+  list.push(SHED_HEADER, reason);
+  return list;
 }
 
 /** Appends a gRPC status (grpc-status, and grpc-message percent-encoded) to `list`. */

@@ -31,4 +31,39 @@ describe("Bulkhead", () => {
     bulkhead.leave();
     expect(log).toEqual(["stays"]);
   });
+
+  it("moves its caps within the config's: a raised cap admits waiters, a lowered one lets the excess drain", () => {
+    const bulkhead = new Bulkhead({ maxConcurrent: 4, maxQueue: 4 });
+    const log: string[] = [];
+    bulkhead.setLimits(1, 2);
+    expect(bulkhead.tryEnter()).toBe(true);
+    expect(bulkhead.tryEnter()).toBe(false);
+    expect([bulkhead.enqueue(waiter(log, "a")), bulkhead.enqueue(waiter(log, "b"))]).toEqual([true, true]);
+    expect(bulkhead.enqueue(waiter(log, "c"))).toBe(false);
+    bulkhead.setLimits(100, 100);
+    expect([bulkhead.limit, bulkhead.queueLimit]).toEqual([4, 4]);
+    expect(log).toEqual(["a", "b"]);
+    expect(bulkhead.active).toBe(3);
+    bulkhead.setLimits(1, 1);
+    bulkhead.enqueue(waiter(log, "d"));
+    bulkhead.leave();
+    bulkhead.leave();
+    expect(log).toEqual(["a", "b"]);
+    bulkhead.leave();
+    expect(log).toEqual(["a", "b", "d"]);
+    expect(bulkhead.active).toBe(1);
+  });
+
+  it("lets a call enter beyond the cap, counting it in flight", () => {
+    const bulkhead = new Bulkhead({ maxConcurrent: 1, maxQueue: 1 });
+    const log: string[] = [];
+    bulkhead.tryEnter();
+    bulkhead.enter();
+    expect(bulkhead.active).toBe(2);
+    bulkhead.enqueue(waiter(log, "waits"));
+    bulkhead.leave();
+    expect(log).toEqual([]);
+    bulkhead.leave();
+    expect(log).toEqual(["waits"]);
+  });
 });

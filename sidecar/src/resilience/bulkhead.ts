@@ -13,8 +13,14 @@ export interface BulkheadWaiter {
 export class Bulkhead {
   private inFlight = 0;
   private readonly waiting: BulkheadWaiter[] = [];
+  /** The caps in force: the config's, unless setLimits lowered them (an adaptive limit). */
+  private maxConcurrent: number;
+  private maxQueue: number;
 
-  constructor(readonly config: BulkheadPolicy) {}
+  constructor(readonly config: BulkheadPolicy) {
+    this.maxConcurrent = config.maxConcurrent;
+    this.maxQueue = config.maxQueue;
+  }
 
   get active(): number {
     return this.inFlight;
@@ -24,16 +30,44 @@ export class Bulkhead {
     return this.waiting.length;
   }
 
+  /** The concurrency cap in force. */
+  get limit(): number {
+    return this.maxConcurrent;
+  }
+
+  /** The queue's cap in force. */
+  get queueLimit(): number {
+    return this.maxQueue;
+  }
+
+  /**
+   * Moves the caps, never above the config's. A raised cap admits waiters at once; under a lowered one the calls in
+   * flight finish as usual and no waiter is admitted until they are fewer than the cap.
+   */
+  setLimits(maxConcurrent: number, maxQueue: number): void {
+    this.maxConcurrent = Math.min(maxConcurrent, this.config.maxConcurrent);
+    this.maxQueue = Math.min(maxQueue, this.config.maxQueue);
+    while (this.inFlight < this.maxConcurrent && this.waiting.length > 0) {
+      this.inFlight++;
+      (this.waiting.shift() as BulkheadWaiter).admitted();
+    }
+  }
+
   /** Takes a slot if one is free; the caller must `leave()` once its call is done. */
   tryEnter(): boolean {
-    if (this.inFlight >= this.config.maxConcurrent) return false;
+    if (this.inFlight >= this.maxConcurrent) return false;
     this.inFlight++;
     return true;
   }
 
+  /** Takes a slot whatever the cap (a call that must never be refused); it counts in flight like any other. */
+  enter(): void {
+    this.inFlight++;
+  }
+
   /** Waits for a slot in turn: false when the queue is full. `admitted` runs with the slot taken. */
   enqueue(waiter: BulkheadWaiter): boolean {
-    if (this.waiting.length >= this.config.maxQueue) return false;
+    if (this.waiting.length >= this.maxQueue) return false;
     this.waiting.push(waiter);
     return true;
   }
@@ -46,8 +80,12 @@ export class Bulkhead {
     return true;
   }
 
-  /** Frees a slot, handing it to the longest waiter. */
+  /** Frees a slot, handing it to the longest waiter unless the calls in flight are above the cap. */
   leave(): void {
+    if (this.inFlight > this.maxConcurrent) {
+      this.inFlight--;
+      return;
+    }
     const next = this.waiting.shift();
     if (next) next.admitted();
     else this.inFlight--;
