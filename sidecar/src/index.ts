@@ -6,5 +6,5 @@ export { MethodCatalog } from "./descriptors/method-catalog.ts";
 export { type EndpointSource, StaticEndpoints } from "./discovery/endpoint-source.ts";
 export { statusName } from "./grpc/status.ts";
 export { SIDECAR_BIN, SIDECAR_NODE_FLAGS, sidecarProcessArgs } from "./launch.ts";
-export { type RunningSidecar, type SidecarOptions, startSidecar } from "./sidecar.ts";
+export { INBOUND_CLUSTER, type RunningSidecar, type SidecarOptions, startSidecar } from "./sidecar.ts";
 export { serviceIdentityOf } from "./tls/spiffe.ts";

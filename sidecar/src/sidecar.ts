@@ -4,6 +4,7 @@ import { createAdminServer, createHealthServer } from "./admin/admin-server.ts";
 import { MeshMetrics } from "./admin/metrics.ts";
 import { IntentionWatch } from "./authorization/intention-watch.ts";
 import { joinAddress, splitAddress } from "./config/address.ts";
+import { checkHedging } from "./config/hedging-check.ts";
 import { resolveUpstreamPolicy } from "./config/policy.ts";
 import type { SidecarConfig } from "./config/schema.ts";
 import type { MethodCatalog } from "./descriptors/method-catalog.ts";
@@ -114,9 +115,16 @@ function certsView(tls: MeshTls | undefined, intentions: IntentionWatch | undefi
   };
 }
 
+/**
+ * The inbound listener's entry in `/clusters`, named as Envoy names its inbound clusters: the `|` keeps it apart from
+ * every upstream (upstream names are lower-case letters, digits and dashes).
+ */
+export const INBOUND_CLUSTER = "inbound|app";
+
 /** Starts the sidecar's listeners (inbound and outbound when configured, admin always). */
 export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
   const { config, catalog, log } = options;
+  checkHedging(config, catalog);
   const tracer = options.tracing?.tracer;
   const metrics = new MeshMetrics();
   const consul = config.consul && consulClient(config.consul);
@@ -242,7 +250,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       metrics,
       readiness,
       // The inbound listener's limit beside the upstreams (absent without an inbound listener).
-      clusters: () => ({ ...clusterView(clusters), inbound: metrics.inboundState() }),
+      clusters: () => ({ ...clusterView(clusters), [INBOUND_CLUSTER]: metrics.inboundState() }),
       certs: () => certsView(identity?.tls, intentions),
       config: () => config,
     });

@@ -3,6 +3,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus } from "@mesh/proto/grpc/health/v1/health_pb";
 import { describe, expect, it } from "vitest";
 import type { InboundLimitState } from "../src/admin/metrics.ts";
+import { INBOUND_CLUSTER } from "../src/sidecar.ts";
 import { adminJson, type EchoClient, type EchoServer, echoClient, type TestSidecar, useEchoMesh } from "./harness.ts";
 
 let app: EchoServer;
@@ -83,7 +84,8 @@ describe("adaptive concurrency at the inbound listener", () => {
 
     expect(await metric(adaptive, "mesh_inbound_concurrency_limit")).toBeLessThan(INITIAL_LIMIT);
     expect(await metric(adaptive, 'mesh_inbound_shed_total{reason="concurrency_limit"}')).toBe(rejected.length);
-    const { inbound } = await adminJson<{ inbound: InboundLimitState }>(adaptive, "/clusters");
+    const clusters = await adminJson<Record<string, InboundLimitState>>(adaptive, "/clusters");
+    const inbound = clusters[INBOUND_CLUSTER] as InboundLimitState;
     expect(inbound.limit).toBeLessThan(INITIAL_LIMIT);
     expect(inbound.shed).toBe(rejected.length);
     expect(inbound.baselineMs).toBeLessThan(50);
@@ -95,7 +97,7 @@ describe("adaptive concurrency at the inbound listener", () => {
     const { rejected } = await fastThenSlow(echoClient(fixed.inbound), 3);
     expect(rejected).toEqual([]);
     expect(await metric(fixed, "mesh_inbound_concurrency_limit")).toBe(24);
-    const { inbound } = await adminJson<{ inbound: InboundLimitState }>(fixed, "/clusters");
+    const { [INBOUND_CLUSTER]: inbound } = await adminJson<Record<string, InboundLimitState>>(fixed, "/clusters");
     expect(inbound).toEqual({ limit: 24, inFlight: 0, queued: 0, shed: 0, baselineMs: null, recentMs: null });
   });
 });

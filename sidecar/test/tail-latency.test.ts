@@ -126,3 +126,41 @@ describe("hedging", () => {
     );
   });
 });
+
+describe("shed calls", () => {
+  it("are sent elsewhere by the caller's sidecar, whatever the method: the app never saw them", async () => {
+    servers = await startEchoServers(2);
+    const [busy, free] = servers as [EchoServer, EchoServer];
+    // One call at a time, no queue: a second call to this instance is shed.
+    const busySidecar = await startTestSidecar({
+      inbound: {
+        listen: "127.0.0.1:0",
+        app: busy.address,
+        maxConcurrent: 1,
+        maxQueue: 0,
+        adaptiveConcurrency: { enabled: false },
+      },
+    });
+    const freeSidecar = await startTestSidecar({ inbound: { listen: "127.0.0.1:0", app: free.address } });
+    sidecar = await startTestSidecar({
+      upstreams: echoUpstream([{ address: busySidecar.inbound }, { address: freeSidecar.inbound }], {
+        loadBalancer: { policy: "least-outstanding" },
+      }),
+    });
+    try {
+      const occupying = echoClient(busySidecar.inbound).write({ message: "long", delayMs: 1500 });
+      await expect.poll(() => received(busy, "Write")).toBe(1);
+      const echo = echoClient(sidecar.outbound);
+      // The balancer sees both idle, so about half of these go to the busy one first (all 16 elsewhere: 1 in 65,536).
+      for (let i = 0; i < 16; i++) expect((await echo.write({ message: "charge" })).servedBy).toBe("b");
+      const metrics = await (await fetch(`${sidecar.admin}/metrics`)).text();
+      expect(metrics).toMatch(/mesh_retries_total\{upstream="echo",method="Write",reason="never_processed"\} [1-9]/);
+      await occupying;
+      expect(received(busy, "Write")).toBe(1);
+      expect(received(free, "Write")).toBe(16);
+    } finally {
+      await busySidecar.close();
+      await freeSidecar.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { type CallOptions, createClient } from "@connectrpc/connect";
+import { INBOUND_CLUSTER } from "@mesh/sidecar";
 import { instanceServing, listInstances } from "./consul.ts";
 import { reflectService } from "./reflection.ts";
 import { table } from "./table.ts";
@@ -108,7 +109,12 @@ export async function stats(): Promise<string> {
       rows.push([instance.id, "-", "admin unreachable", "-", "-"]);
       continue;
     }
-    for (const [upstream, view] of Object.entries(clusters)) {
+    const { [INBOUND_CLUSTER]: inbound, ...upstreams } = clusters as Record<string, unknown>;
+    if (inbound) {
+      const { limit, inFlight, shed } = inbound as { limit: number; inFlight: number; shed: number };
+      rows.push([instance.id, "(inbound: app)", `limit ${limit}, ${shed} shed`, "-", String(inFlight)]);
+    }
+    for (const [upstream, view] of Object.entries(upstreams as Record<string, ClusterView>)) {
       const healthy = view.endpoints.filter((endpoint) => !endpoint.ejected).length;
       const outstanding = view.endpoints.reduce((sum, endpoint) => sum + endpoint.outstanding, 0);
       rows.push([instance.id, upstream, view.breaker, `${healthy}/${view.endpoints.length}`, String(outstanding)]);
@@ -116,7 +122,7 @@ export async function stats(): Promise<string> {
   }
   return rows.length
     ? table(["sidecar", "upstream", "breaker", "endpoints ok", "in flight"], rows)
-    : "no sidecar has upstreams";
+    : "no sidecar answered";
 }
 
 interface TimelineStep {

@@ -4,7 +4,7 @@ import { ErrorCode, errorCodeName } from "../h2/frame/index.ts";
 import { HeaderList } from "../h2/hpack/index.ts";
 import type { Connection, H2Stream, StreamHandler } from "../h2/proto/index.ts";
 import type { DownstreamCall, RequestSink, ResponseSource } from "./downstream-call.ts";
-import { appendEndToEnd, headerValue, responseHeaders } from "./headers.ts";
+import { appendEndToEnd, headerValue, responseHeaders, SHED_HEADER } from "./headers.ts";
 
 export interface AttemptRequest {
   call: DownstreamCall;
@@ -62,9 +62,6 @@ export interface AttemptHandle {
   /** Cancels it upstream (RST_STREAM CANCEL); its listener then hears it ended cancelled. */
   abandon(): void;
 }
-
-// Set by a sidecar on a call it shed (adaptive concurrency): the app never saw it, so it may go elsewhere.
-const SHED_HEADER = "x-mesh-shed";
 
 /**
  * One attempt at an upstream endpoint: the upstream stream's handler, the call's request sink and its response
@@ -196,6 +193,7 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
       code,
       message,
       committed: false,
+      // A call the upstream's sidecar shed never reached its app: it may go elsewhere, whatever the method.
       neverProcessed: headerValue(uncommittedResponse, SHED_HEADER) !== undefined,
       transportFailure: false,
       cancelled: false,

@@ -1,5 +1,6 @@
 // A sidecar's /clusters answer (sidecar/src/sidecar.ts clusterView): per upstream the breaker state, the bulkhead
 // and the endpoints with their ejections. The dashboard shows the breaker states and the ejected endpoints.
+import { INBOUND_CLUSTER } from "@mesh/sidecar";
 
 export type BreakerState = "closed" | "open" | "half_open";
 
@@ -16,7 +17,8 @@ export function parseClusters(body: unknown): Record<string, UpstreamState> {
   const upstreams: Record<string, UpstreamState> = {};
   if (body === null || typeof body !== "object" || Array.isArray(body)) return upstreams;
   for (const [name, cluster] of Object.entries(body as Record<string, unknown>)) {
-    if (cluster === null || typeof cluster !== "object") continue;
+    // Upstreams only: the inbound listener's own entry (`inbound|app`) has no breaker or endpoints.
+    if (name === INBOUND_CLUSTER || cluster === null || typeof cluster !== "object") continue;
     const { breaker, endpoints } = cluster as { breaker?: unknown; endpoints?: unknown };
     const list = Array.isArray(endpoints) ? (endpoints as { ejected?: unknown }[]) : [];
     upstreams[name] = {
