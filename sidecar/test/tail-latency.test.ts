@@ -63,17 +63,33 @@ describe("per-try timeouts", () => {
     expect(byAddress[hung.address]).toMatchObject({ ejected: true });
   });
 
-  it("fail a method with side effects with DEADLINE_EXCEEDED, sending it once", async () => {
+  it("never cut short an attempt nothing could follow: a method with side effects runs once, to its deadline", async () => {
     const { hung, healthy, echo } = await hungAndHealthy({ retry: { perTryTimeoutMs: 100 } });
     const outcomes: string[] = [];
     for (let i = 0; i < 6; i++) {
-      await echo.write({ message: "charge" }, { timeoutMs: 2000 }).then(
+      const started = performance.now();
+      await echo.write({ message: "charge" }, { timeoutMs: 600 }).then(
         (reply) => outcomes.push(reply.servedBy),
-        (error: ConnectError) => outcomes.push(Code[error.code] as string),
+        (error: ConnectError) =>
+          outcomes.push(`${Code[error.code]} after ${Math.round(performance.now() - started)} ms`),
       );
     }
     expect(received(hung, "Write") + received(healthy, "Write")).toBe(6);
-    expect(outcomes.filter((each) => each === "DeadlineExceeded").length).toBe(received(hung, "Write"));
+    const failures = outcomes.filter((each) => each.startsWith("DeadlineExceeded"));
+    expect(failures.length).toBe(received(hung, "Write"));
+    for (const failure of failures) expect(Number(/after (\d+)/.exec(failure)?.[1])).toBeGreaterThanOrEqual(550);
+  });
+
+  it("let the last attempt of an idempotent call run to the deadline: a slow answer still beats a failure", async () => {
+    servers = await startEchoServers(2);
+    for (const server of servers) server.forced = { delayMs: 400 };
+    sidecar = await startTestSidecar({
+      upstreams: echoUpstream(servers, { retry: { perTryTimeoutMs: 100, maxAttempts: 2 } }),
+    });
+    // Both instances are slow (say their database restarts): the first attempt is cut, the second waits.
+    const reply = await echoClient(sidecar.outbound).echo({ message: "x" }, { timeoutMs: 2000 });
+    expect(["a", "b"]).toContain(reply.servedBy);
+    expect(servers.reduce((sum, server) => sum + received(server, "Echo"), 0)).toBe(2);
   });
 });
 

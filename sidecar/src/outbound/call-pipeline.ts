@@ -218,9 +218,9 @@ export class OutboundRun implements BulkheadWaiter {
     this.nextAttemptSafely();
   }
 
-  private nextAttemptSafely(): void {
+  private nextAttemptSafely(hedge = false): void {
     try {
-      this.nextAttempt();
+      this.nextAttempt(hedge);
     } catch (error) {
       this.crashed(error);
     }
@@ -280,11 +280,22 @@ export class OutboundRun implements BulkheadWaiter {
     );
     // The attempt may already have ended (a connection that is going away): then there is nothing to time.
     if (slot.done) return;
-    const perTryMs = this.outbound.policy.retry.perTryTimeoutMs;
-    if (perTryMs > 0 && perTryMs < this.deadline.remainingMs()) {
-      slot.perTryTimer = setTimeout(perTryExpired, perTryMs, slot);
+    if (this.anotherMayFollow(attempt)) {
+      const perTryMs = this.outbound.policy.retry.perTryTimeoutMs;
+      if (perTryMs > 0 && perTryMs < this.deadline.remainingMs()) {
+        slot.perTryTimer = setTimeout(perTryExpired, perTryMs, slot);
+      }
     }
     this.scheduleHedge();
+  }
+
+  /**
+   * Whether a per-try timeout may cut this attempt short: only when another attempt could follow it (an idempotent
+   * method with attempts left). Cutting the last one short would turn a slow answer (a database restarting) into a
+   * failure that nothing can make good; the call's deadline bounds it instead.
+   */
+  private anotherMayFollow(attempt: number): boolean {
+    return this.outbound.idempotency !== "unknown" && attempt < this.outbound.policy.retry.maxAttempts;
   }
 
   /** Arms the timer for the next hedge, when the method may hedge and attempts remain. */
@@ -312,7 +323,7 @@ export class OutboundRun implements BulkheadWaiter {
     this.deps.metrics.retried(cluster.name, request.method, "hedge");
     this.span?.addEvent("hedge", { "mesh.attempt": this.attempt + 1 });
     this.retryReason = "hedge";
-    this.nextAttempt(true);
+    this.nextAttemptSafely(true);
     this.retryReason = undefined;
     // The call cancels only its current attempt when abandoned; the run cancels the hedges.
     if (this.slots.length > 1) call.watch(this);
@@ -462,6 +473,9 @@ export class OutboundRun implements BulkheadWaiter {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.deadlineTimer);
+    clearTimeout(this.hedgeTimer);
+    // Hedges the call no longer waits for (the answer came from elsewhere, or the sidecar failed the call).
+    for (const slot of this.slots) slot.cancel(false);
     if (this.holdsSlot) this.outbound.cluster.bulkhead.leave();
     this.outbound.stats.finished(code, (performance.now() - this.started) / 1000);
     if (this.span) this.traceEnd(this.span, code, message);
