@@ -15,7 +15,7 @@ const INITIAL_LIMIT = 32;
 useEchoMesh(async (mesh) => {
   [app] = (await mesh.apps(1)) as [EchoServer];
   const inbound = { listen: "127.0.0.1:0", app: app.address, maxConcurrent: 100, maxQueue: 2 };
-  const limiter = { minLimit: 4, initialLimit: INITIAL_LIMIT, tolerance: 2, intervalMs: 50 };
+  const limiter = { enabled: true, minLimit: 4, initialLimit: INITIAL_LIMIT, tolerance: 2, intervalMs: 50 };
   adaptive = await mesh.sidecar({ inbound: { ...inbound, adaptiveConcurrency: limiter } });
   fixed = await mesh.sidecar({
     inbound: { ...inbound, maxConcurrent: 24, adaptiveConcurrency: { ...limiter, enabled: false } },

@@ -189,10 +189,12 @@ export const configSchema = z
         maxConcurrent: z.number().int().min(1).default(1024),
         maxQueue: z.number().int().min(0).default(128),
         /** A concurrency limit below maxConcurrent that follows the app's measured latency (a gradient limiter, as
-         * Netflix's concurrency-limits): calls beyond it and the queue are shed at once with RESOURCE_EXHAUSTED. */
+         * Netflix's concurrency-limits): calls beyond it and the queue are shed at once with RESOURCE_EXHAUSTED.
+         * Opt-in, as Envoy's adaptive concurrency filter is: it sheds whatever raises latency past the tolerance,
+         * which an app that should rather queue (a benchmark at 128 in flight, say) does not want. */
         adaptiveConcurrency: z
           .strictObject({
-            enabled: z.boolean().default(true),
+            enabled: z.boolean().default(false),
             /** The limit never goes below this... */
             minLimit: z.number().int().min(1).default(8),
             /** ...starts here... */
