@@ -97,12 +97,20 @@ const CONTRACTS = new Map<string, DescService>(
 
 /** The shortest caller deadline the mesh keeps reads alive under when an instance hangs (the fault suite's reads). */
 const READ_DEADLINE_MS = 1000;
+/** A write's attempts must be allowed at least this long: a slow legitimate write is not a hung instance. */
+const WRITE_MIN_PER_TRY_MS = 1000;
+/**
+ * The provider stands for the external card gateway: one endpoint, whose writes are not bounded per try (a retry
+ * after a per-try timeout would go to the same slow gateway and only add to its load).
+ */
+const EXTERNAL_UPSTREAMS = new Set(["provider"]);
 
 /**
  * What lets calls flow around a hung or slow instance (issue 14), as problems found: every read
  * (NO_SIDE_EFFECTS) an upstream serves is hedged and has a per-try timeout short enough for a retry to fit in a
- * 1 s deadline; a write has no hedging of its own (the sidecar refuses that) and no per-try timeout (a slow
- * CreateOrder or TokenizeCard keeps the caller's whole deadline instead of being cut short).
+ * 1 s deadline; a write has no hedging of its own (the sidecar refuses that); an IDEMPOTENT write (all the shop's
+ * are) has a per-try timeout of at least 1 s, so a hung instance costs it one second and a slow one is not cut short
+ * (nor is its last attempt, ever); a method with side effects would have none.
  */
 function tailLatencyProblems(config: SidecarConfig): string[] {
   const problems: string[] = [];
@@ -125,7 +133,13 @@ function tailLatencyProblems(config: SidecarConfig): string[] {
         } else {
           const own = upstream.methods[method.name] ?? upstream.methods[`${serviceName}/${method.name}`];
           if (own?.hedging) problems.push(`${where}: hedging on a method with side effects`);
-          if (perTry > 0) problems.push(`${where}: a write cut short by retry.perTryTimeoutMs ${perTry}`);
+          if (method.idempotency !== Level.IDEMPOTENT) {
+            if (perTry > 0) problems.push(`${where}: a method with side effects cut short by retry.perTryTimeoutMs`);
+          } else if (!EXTERNAL_UPSTREAMS.has(name) && perTry < WRITE_MIN_PER_TRY_MS) {
+            problems.push(
+              `${where}: an IDEMPOTENT write needs retry.perTryTimeoutMs of at least ${WRITE_MIN_PER_TRY_MS}, has ${perTry}`,
+            );
+          }
         }
       }
     }
@@ -200,7 +214,7 @@ describe("deploy/compose", () => {
     }
   });
 
-  it("fails a sidecar config whose reads are not hedged or not bounded per try, or whose writes are", () => {
+  it("fails a sidecar config whose reads are not hedged or not bounded per try, or whose writes are hedged or cut short", () => {
     const text = readFileSync(join(here, "compose/sidecars/gateway.yaml"), "utf8");
     const raw = parse(text) as { upstreams: Record<string, Record<string, unknown>> };
     const without = (change: (upstreams: Record<string, Record<string, unknown>>) => void) => {
@@ -224,7 +238,7 @@ describe("deploy/compose", () => {
       }),
     ).toEqual(
       ["GetOrder", "ListOrders"].map(
-        (read) => `upstreams.order ${read}: a read needs retry.perTryTimeoutMs in 1-500, has 0`,
+        (read) => `upstreams.order ${read}: a read needs retry.perTryTimeoutMs in 1-500, has 1000`,
       ),
     );
     expect(
@@ -233,7 +247,18 @@ describe("deploy/compose", () => {
       }),
     ).toEqual(
       ["CreateOrder", "CancelOrder"].map(
-        (write) => `upstreams.order ${write}: a write cut short by retry.perTryTimeoutMs 300`,
+        (write) =>
+          `upstreams.order ${write}: an IDEMPOTENT write needs retry.perTryTimeoutMs of at least 1000, has 300`,
+      ),
+    );
+    expect(
+      without((upstreams) => {
+        delete (upstreams.payment as { retry?: unknown }).retry;
+      }),
+    ).toEqual(
+      ["TokenizeCard", "Refund"].map(
+        (write) =>
+          `upstreams.payment ${write}: an IDEMPOTENT write needs retry.perTryTimeoutMs of at least 1000, has 0`,
       ),
     );
     expect(

@@ -93,6 +93,12 @@ const node = process.execPath;
 
 /** Each attempt of a read may take this long before it is cancelled and retried on another instance. */
 export const READ_PER_TRY_TIMEOUT_MS = 300;
+/**
+ * Each attempt of a write (every shop write is IDEMPOTENT, by its request id or idempotency key) may take this long
+ * before it is retried elsewhere: long enough for a slow write, short enough that a hung instance costs one second.
+ * The sidecar never cuts short the last attempt, so a slow database still gets the whole deadline.
+ */
+export const WRITE_PER_TRY_TIMEOUT_MS = 1000;
 
 /** The shop's reads (`idempotency_level = NO_SIDE_EFFECTS`) per service; a test holds this to the contracts. */
 const SHOP_READS: Partial<Record<string, string[]>> = {
@@ -105,13 +111,14 @@ const SHOP_READS: Partial<Record<string, string[]>> = {
  * How sidecars call one of the shop's services, beside its `services` (the compose and Kubernetes sidecar configs
  * say the same; a test compares). Reads are hedged on another instance once an attempt has taken longer than 95%
  * of the upstream's recent ones, and an attempt still unanswered after 300 ms is cancelled and retried elsewhere,
- * so a hung instance or sidecar costs a read one short wait instead of its whole deadline. Writes are neither hedged
- * nor cut short: a slow CreateOrder or TokenizeCard keeps the caller's whole deadline.
+ * so a hung instance or sidecar costs a read one short wait instead of its whole deadline. Writes are never hedged;
+ * an attempt of one is retried elsewhere after 1 s (they are all IDEMPOTENT), and its last attempt is never cut.
  */
 export function shopUpstreamPolicy(callee: string) {
   const reads = SHOP_READS[callee] ?? [];
   if (reads.length === 0) return {};
   return {
+    retry: { perTryTimeoutMs: WRITE_PER_TRY_TIMEOUT_MS },
     hedging: { delayPercentile: 95, maxAttempts: 2 },
     methods: Object.fromEntries(
       reads.map((method) => [method, { retry: { perTryTimeoutMs: READ_PER_TRY_TIMEOUT_MS } }]),
