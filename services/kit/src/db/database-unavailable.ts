@@ -2,10 +2,15 @@
 // errors of a server that is gone, and the pool giving up: the database is down or restarting, and the same call
 // may succeed once it is back (the sidecar retries it when the method is idempotent).
 const UNAVAILABLE_CODES = new Set(["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"]);
+// Matched anywhere in the message: MikroORM's DriverException puts the statement in front of the driver's words
+// ("select ... - Connection terminated unexpectedly"), and does not always carry the server's code.
 const UNAVAILABLE_MESSAGES: [RegExp, string][] = [
-  [/^Connection terminated/, "connection terminated"],
-  [/^Connection ended unexpectedly/, "connection ended"],
-  [/^Knex: Timeout acquiring a connection/, "no connection in time"],
+  [/Connection terminated/, "connection terminated"],
+  [/Connection ended unexpectedly/, "connection ended"],
+  [/terminating connection due to administrator command/, "57P01"],
+  [/the database system is (shutting down|starting up|in recovery mode)/, "57P03"],
+  [/is not queryable/, "connection closed"],
+  [/Knex: Timeout acquiring a connection/, "no connection in time"],
 ];
 
 /**

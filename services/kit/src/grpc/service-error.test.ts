@@ -34,6 +34,24 @@ describe("toStatusReport", () => {
       new Error("Knex: Timeout acquiring a connection. The pool is probably full."),
       "database unavailable (no connection in time)",
     ],
+    // What a PostgreSQL restart under load gave the inventory service (seen in the fault suite): no code, the
+    // statement in front of the driver's words.
+    [
+      new DriverException(
+        new Error('select "p0".* from "product" as "p0" limit 6 - Connection terminated unexpectedly'),
+      ),
+      "database unavailable (connection terminated)",
+    ],
+    [
+      new DriverException(
+        new Error('select "p0".* from "product" as "p0" limit 6 - terminating connection due to administrator command'),
+      ),
+      "database unavailable (57P01)",
+    ],
+    [
+      new Error("Client has encountered a connection error and is not queryable"),
+      "database unavailable (connection closed)",
+    ],
   ])("answers a database that is down or restarting with UNAVAILABLE: %s", (error, details) => {
     expect(toStatusReport(error)).toMatchObject({ code: status.UNAVAILABLE, details });
   });
