@@ -142,6 +142,10 @@ describe("the local mesh", () => {
       ["payment-sidecar", "client", "shop.payment.v1.PaymentProviderService/Charge"],
       ["order", "producer", "publish shop.order.confirmed"],
       ["gateway-sidecar", "client", "shop.order.v1.OrderService/CreateOrder"],
+      // A call span and its attempts may leave a sidecar in different batches.
+      ["gateway-sidecar", "client", "attempt shop.order.v1.OrderService/CreateOrder"],
+      ["order-sidecar", "client", "attempt shop.inventory.v1.InventoryService/ListProducts"],
+      ["payment-sidecar", "client", "attempt shop.payment.v1.PaymentProviderService/Charge"],
       ["inventory-sidecar", "server", "shop.inventory.v1.InventoryService/ListProducts"],
     ];
     const view = await orderTrace(orderId, (each) =>
@@ -272,10 +276,13 @@ describe("the local mesh", () => {
       expect(Number.parseFloat(success ?? "100")).toBeLessThan(100);
 
       // The order's trace shows payment's sidecar retrying the charge: failed attempts, each retry's reason.
-      const view = await orderTrace(
-        drillOrders[0] as string,
-        (each) => each.find("payment-sidecar", "client", "shop.payment.v1.PaymentProviderService/Charge").length > 0,
-      );
+      // A call span and its attempt spans may leave the sidecar in different batches: wait for all of them.
+      const chargeWithItsAttempts = (each: TraceView) => {
+        const call = each.find("payment-sidecar", "client", "shop.payment.v1.PaymentProviderService/Charge")[0];
+        const children = call ? each.trace.spans.filter((span) => each.parent(span)?.spanID === call.spanID) : [];
+        return call !== undefined && children.length === Number(each.tag(call, "mesh.attempts"));
+      };
+      const view = await orderTrace(drillOrders[0] as string, chargeWithItsAttempts);
       const charge = view.find(
         "payment-sidecar",
         "client",
