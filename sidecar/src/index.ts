@@ -3,6 +3,7 @@ export { splitAddress } from "./config/address.ts";
 export { ConfigError, loadConfig, parseConfig } from "./config/load.ts";
 export type { SidecarConfig } from "./config/schema.ts";
 export { MethodCatalog } from "./descriptors/method-catalog.ts";
+export { consulBaseUrl } from "./discovery/consul-client.ts";
 export { type EndpointSource, StaticEndpoints } from "./discovery/endpoint-source.ts";
 export { statusName } from "./grpc/status.ts";
 export { SIDECAR_BIN, SIDECAR_NODE_FLAGS, sidecarProcessArgs } from "./launch.ts";

@@ -1,11 +1,17 @@
-/** An instance of a mesh service, as the CLI reads it from Consul. */
+import { consulBaseUrl } from "@mesh/sidecar";
+
+/** An instance's checks added up: the worst of them. */
+export type Health = "passing" | "warning" | "critical";
+
+/** An instance of a mesh service, as the CLI and the dashboard read it from Consul. */
 export interface Instance {
   service: string;
   id: string;
   address: string;
   port: number;
-  status: string;
+  status: Health;
   grpcServices: string[];
+  /** The sidecar's admin listener (Meta `admin-port`); undefined for a registration that is not a sidecar's. */
   adminPort: number | undefined;
   /** Its inbound listener takes only mutual TLS with a mesh identity. */
   meshTls: boolean;
@@ -14,12 +20,11 @@ export interface Instance {
 interface HealthEntry {
   Node: { Address: string };
   Service: { ID: string; Service: string; Address: string; Port: number; Meta: Record<string, string> | null };
-  Checks: { Status: string; ServiceID: string }[];
+  Checks: { Status: string }[];
 }
 
 export function consulUrl(): string {
-  const address = process.env.CONSUL_HTTP_ADDR || "127.0.0.1:8500";
-  return /^https?:\/\//.test(address) ? address : `http://${address}`;
+  return consulBaseUrl(process.env.CONSUL_HTTP_ADDR || "127.0.0.1:8500");
 }
 
 /** A request to the Consul agent's HTTP API (with CONSUL_HTTP_TOKEN); an error names the agent or its answer. */
@@ -47,30 +52,35 @@ export async function consulGet<T>(path: string): Promise<T> {
   return (await (await consulFetch(path)).json()) as T;
 }
 
-/** Every instance of every service (the `consul` service itself left out), with its aggregated check status. */
-export async function listInstances(): Promise<Instance[]> {
-  const services = Object.keys(await consulGet<Record<string, string[]>>("/v1/catalog/services")).filter(
-    (name) => name !== "consul",
+/** A health entry as an instance: its checks added up, and what its sidecar put in the registration's Meta. */
+function instanceOf(entry: HealthEntry): Instance {
+  const statuses = entry.Checks.map((check) => check.Status);
+  const meta = entry.Service.Meta ?? {};
+  const adminPort = Number(meta["admin-port"]);
+  return {
+    service: entry.Service.Service,
+    id: entry.Service.ID,
+    address: entry.Service.Address || entry.Node.Address,
+    port: entry.Service.Port,
+    status: statuses.includes("critical") ? "critical" : statuses.includes("warning") ? "warning" : "passing",
+    grpcServices: (meta["grpc-services"] ?? "").split(",").filter(Boolean),
+    adminPort: Number.isInteger(adminPort) && adminPort > 0 ? adminPort : undefined,
+    meshTls: meta["mesh-tls"] === "mutual",
+  };
+}
+
+/**
+ * Every instance of every service (the `consul` service itself left out), sorted by service, read with `get` (the
+ * CLI's, which names the agent in its errors, or the dashboard's, with its own token and timeout).
+ */
+export async function listInstances(get: <T>(path: string) => Promise<T> = consulGet): Promise<Instance[]> {
+  const services = Object.keys(await get<Record<string, string[]>>("/v1/catalog/services"))
+    .filter((name) => name !== "consul")
+    .sort();
+  const entries = await Promise.all(
+    services.map((service) => get<HealthEntry[]>(`/v1/health/service/${encodeURIComponent(service)}`)),
   );
-  const instances: Instance[] = [];
-  for (const service of services.sort()) {
-    for (const entry of await consulGet<HealthEntry[]>(`/v1/health/service/${encodeURIComponent(service)}`)) {
-      const statuses = entry.Checks.map((check) => check.Status);
-      const status = ["critical", "warning"].find((s) => statuses.includes(s)) ?? "passing";
-      const meta = entry.Service.Meta ?? {};
-      instances.push({
-        service,
-        id: entry.Service.ID,
-        address: entry.Service.Address || entry.Node.Address,
-        port: entry.Service.Port,
-        status,
-        grpcServices: (meta["grpc-services"] ?? "").split(",").filter(Boolean),
-        adminPort: meta["admin-port"] ? Number(meta["admin-port"]) : undefined,
-        meshTls: meta["mesh-tls"] === "mutual",
-      });
-    }
-  }
-  return instances;
+  return entries.flat().map(instanceOf);
 }
 
 /** A passing instance serving a protobuf service (from the registrations' Meta), for calls and reflection. */

@@ -1,6 +1,6 @@
 // Starts the dashboard: the trace store, the mesh scraper and the HTTP server, and stops them again.
 import type { AddressInfo } from "node:net";
-import { consulBaseUrl } from "./mesh/consul.ts";
+import { consulBaseUrl } from "@mesh/sidecar";
 import { MeshScraper } from "./mesh/scraper.ts";
 import { checkOptions, type DashboardOptions } from "./options.ts";
 import { createDashboardServer } from "./server/http-server.ts";

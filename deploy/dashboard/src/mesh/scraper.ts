@@ -3,7 +3,7 @@
 // instances. Nothing here throws into the HTTP layer.
 import { parseRouteCounters } from "@mesh/cli/golden-metrics";
 import { parseClusters } from "./clusters.ts";
-import { type ConsulClient, discoverInstances, type MeshInstance } from "./consul.ts";
+import { type ConsulClient, discoverInstances, type Instance } from "./consul.ts";
 import { type InstanceState, type MeshView, meshView, type RatePoint, ScrapeHistory } from "./view.ts";
 
 export interface ScraperOptions {
@@ -70,7 +70,7 @@ export class MeshScraper {
 
   /** One round: discovery, then every sidecar in parallel. */
   async scrapeOnce(): Promise<void> {
-    let instances: MeshInstance[];
+    let instances: Instance[];
     try {
       instances = await discoverInstances(this.options.consul);
       this.consulError = null;
@@ -88,7 +88,7 @@ export class MeshScraper {
     this.scrapes++;
   }
 
-  private async scrapeInstance(instance: MeshInstance, before: InstanceState | undefined): Promise<InstanceState> {
+  private async scrapeInstance(instance: Instance, before: InstanceState | undefined): Promise<InstanceState> {
     if (instance.adminPort === undefined) {
       return {
         instance,

@@ -2,16 +2,18 @@ import { parseRouteCounters } from "@mesh/cli/golden-metrics";
 import { describe, expect, it } from "vitest";
 import { type FakeRoute, metricsText } from "../testing/fake-sidecar.ts";
 import { parseClusters } from "./clusters.ts";
-import type { MeshInstance } from "./consul.ts";
+import type { Instance } from "./consul.ts";
 import { type InstanceState, meshView, ScrapeHistory } from "./view.ts";
 
-const instance = (id: string, service: string, adminPort?: number): MeshInstance => ({
+const instance = (id: string, service: string, adminPort?: number): Instance => ({
   id,
   service,
   address: "127.0.0.1",
   port: 15000,
-  health: "passing",
+  status: "passing",
+  grpcServices: [],
   adminPort,
+  meshTls: true,
 });
 
 const ROUTES: FakeRoute[] = [
@@ -49,7 +51,7 @@ describe("mesh view", () => {
         lastScrapeAt: 6000,
       },
       {
-        instance: { ...instance("inventory-1", "inventory", 15091), health: "critical" },
+        instance: { ...instance("inventory-1", "inventory", 15091), status: "critical" },
         reachable: false,
         error: "refused",
         upstreams: {},

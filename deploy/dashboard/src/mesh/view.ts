@@ -4,7 +4,7 @@
 // its own sidecars served (inbound routes). Pure: the scraper feeds readings in, the HTTP layer renders the result.
 import { addDifference, emptyWindow, golden, type RouteCounters, type Window } from "@mesh/cli/golden-metrics";
 import { type UpstreamState, worseBreaker } from "./clusters.ts";
-import type { Health, MeshInstance } from "./consul.ts";
+import type { Health, Instance } from "./consul.ts";
 
 /** One reading of one sidecar's /metrics. */
 export interface Reading {
@@ -14,7 +14,7 @@ export interface Reading {
 
 /** What the scraper knows about one instance. */
 export interface InstanceState {
-  instance: MeshInstance;
+  instance: Instance;
   /** undefined: not scraped (no admin port). */
   reachable: boolean | undefined;
   error: string | undefined;
@@ -240,7 +240,7 @@ export function meshView(states: readonly InstanceState[], history: ScrapeHistor
     return {
       name,
       instances: list.length,
-      healthy: list.filter((state) => state.instance.health === "passing").length,
+      healthy: list.filter((state) => state.instance.status === "passing").length,
       external: list.length === 0,
       ...goldenOf(serviceRows.get(name)),
     };
@@ -252,7 +252,7 @@ export function meshView(states: readonly InstanceState[], history: ScrapeHistor
     address: state.instance.address,
     port: state.instance.port,
     adminPort: state.instance.adminPort ?? null,
-    health: state.instance.health,
+    health: state.instance.status,
     reachable: state.reachable ?? null,
     error: state.error ?? null,
     breakers: Object.fromEntries(Object.entries(state.upstreams).map(([name, cluster]) => [name, cluster.breaker])),
