@@ -1,23 +1,9 @@
 // Reading traces in the Jaeger query API's JSON, as the mesh dashboard (and Jaeger) serve them: who made a span,
 // its kind, its parent, and whether one span lies under another.
 
-export interface JaegerSpan {
-  traceID: string;
-  spanID: string;
-  operationName: string;
-  references: { refType: string; spanID: string }[];
-  startTime: number;
-  duration: number;
-  tags: { key: string; value: unknown }[];
-  logs: { timestamp: number; fields: { key: string; value: unknown }[] }[];
-  processID: string;
-}
+import type { JaegerSpan, JaegerTrace } from "@mesh/dashboard";
 
-export interface JaegerTrace {
-  traceID: string;
-  spans: JaegerSpan[];
-  processes: Record<string, { serviceName: string }>;
-}
+export type { JaegerSpan, JaegerTrace };
 
 /** Traces whose spans carry the tag, newest first. */
 export async function tracesTagged(apiUrl: string, tag: string, value: string): Promise<JaegerTrace[]> {
