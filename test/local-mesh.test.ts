@@ -276,18 +276,18 @@ describe("the local mesh", () => {
       expect(Number.parseFloat(success ?? "100")).toBeLessThan(100);
 
       // The order's trace shows payment's sidecar retrying the charge: failed attempts, each retry's reason.
-      // A call span and its attempt spans may leave the sidecar in different batches: wait for all of them.
-      const chargeWithItsAttempts = (each: TraceView) => {
-        const call = each.find("payment-sidecar", "client", "shop.payment.v1.PaymentProviderService/Charge")[0];
-        const children = call ? each.trace.spans.filter((span) => each.parent(span)?.spanID === call.spanID) : [];
-        return call !== undefined && children.length === Number(each.tag(call, "mesh.attempts"));
-      };
-      const view = await orderTrace(drillOrders[0] as string, chargeWithItsAttempts);
-      const charge = view.find(
-        "payment-sidecar",
-        "client",
-        "shop.payment.v1.PaymentProviderService/Charge",
-      )[0] as JaegerSpan;
+      // A call span and its attempt spans may leave the sidecar in different batches: wait for all of them. The
+      // earliest such call is the one to read: a later one may have met the breaker open, which sends no attempt.
+      const retriedCharge = (each: TraceView) =>
+        each
+          .find("payment-sidecar", "client", "shop.payment.v1.PaymentProviderService/Charge")
+          .sort((a, b) => a.startTime - b.startTime)
+          .find((call) => {
+            const children = each.trace.spans.filter((span) => each.parent(span)?.spanID === call.spanID);
+            return children.length > 1 && children.length === Number(each.tag(call, "mesh.attempts"));
+          });
+      const view = await orderTrace(drillOrders[0] as string, (each) => retriedCharge(each) !== undefined);
+      const charge = retriedCharge(view) as JaegerSpan;
       const attempts = view.trace.spans.filter((span) => view.parent(span)?.spanID === charge.spanID);
       expect(attempts.length).toBeGreaterThan(1);
       expect(view.tag(charge, "mesh.attempts")).toBe(attempts.length);
