@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { NATS_INSTALL_HINT, startNatsServer } from "./nats-server.ts";
+import { NATS_INSTALL_HINT, startNatsCluster, startNatsServer } from "./nats-server.ts";
 import { isAlive } from "./process-exit.ts";
 
 const dirs: string[] = [];
@@ -65,3 +66,50 @@ describe("startNatsServer", () => {
     expect(NATS_INSTALL_HINT).toMatch(/^nats-server not found: install it with `sudo apt-get install nats-server`/);
   });
 });
+
+describe("startNatsCluster", () => {
+  it("runs three JetStream nodes as one cluster that keeps an R3 stream through losing its leader", async () => {
+    const cluster = await startNatsCluster({ dataDir: await tempDir(), nodes: 3 });
+    try {
+      expect(cluster.nodes.map((each) => each.name)).toEqual(["mesh-1", "mesh-2", "mesh-3"]);
+      expect(cluster.nodes.map((each) => each.port)).not.toContain(4222);
+      expect(cluster.url.split(",")).toEqual(cluster.nodes.map((each) => each.url));
+      const nc = await connect({ servers: cluster.url.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+      const jsm = await jetstreamManager(nc);
+      const stream = await jsm.streams.add({ name: "CLUSTERED", subjects: ["clustered.>"], num_replicas: 3 });
+      expect(stream.cluster?.replicas).toHaveLength(2);
+      const js = jetstream(nc, { timeout: 5000 });
+      await js.publish("clustered.one", "before");
+
+      const leader = cluster.node((await jsm.streams.info("CLUSTERED")).cluster?.leader as string);
+      const killedPid = leader.pid;
+      await leader.kill();
+      expect(isAlive(killedPid)).toBe(false);
+      expect(leader.running).toBe(false);
+      await publishUntilAcked(() => js.publish("clustered.two", "while one node is down", { msgID: "two" }));
+
+      const portBefore = leader.port;
+      await leader.restart();
+      expect(leader.running).toBe(true);
+      expect(leader.port).toBe(portBefore);
+      await cluster.waitForMetaLeader();
+      expect((await jsm.streams.info("CLUSTERED")).state.messages).toBe(2);
+      await nc.close();
+    } finally {
+      await cluster.stop();
+    }
+    for (const each of cluster.nodes) expect(each.running).toBe(false);
+  }, 90_000);
+});
+
+/** Publishes until JetStream acks: while the stream elects a new leader, a publish may time out or find none. */
+async function publishUntilAcked(publish: () => Promise<unknown>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await publish();
+    } catch (error) {
+      if (attempt >= 30) throw error;
+      await sleep(200);
+    }
+  }
+}
