@@ -17,7 +17,7 @@ export { ServiceError } from "./grpc/service-error.ts";
 export { HealthRegistry, OVERALL, ServingStatus } from "./health/health-registry.ts";
 export { createLogger, type Logger } from "./logging/logger.ts";
 export { descriptorSet } from "./reflection/descriptor-set.ts";
-export { callerEnv, EnvConfigError, readEnv, serviceEnv } from "./runtime/env-config.ts";
+export { callerEnv, EnvConfigError, readEnv, serviceEnv, streamEnv } from "./runtime/env-config.ts";
 export { isUuid } from "./runtime/identifiers.ts";
 export { meshClient } from "./runtime/mesh-client.ts";
 export {

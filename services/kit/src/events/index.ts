@@ -9,5 +9,12 @@ export {
 export { envelopeHeaders, Header, newEventId, type OutgoingEvent } from "./envelope.ts";
 export { enqueueEvent, enqueueFollowUp } from "./outbox.ts";
 export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.ts";
-export { deadLetterSubject, type EventStreams, ensureStreams, SHOP_STREAMS } from "./streams.ts";
+export {
+  clusterServers,
+  deadLetterSubject,
+  type EventStreams,
+  ensureStreams,
+  SHOP_STREAMS,
+  type StreamReplicas,
+} from "./streams.ts";
 export { handleEvent } from "./typed-handler.ts";

@@ -16,9 +16,26 @@ describe("readEnv", () => {
       [
         "invalid environment:",
         "  DATABASE_URL: Invalid input: expected string, received undefined (not set)",
-        '  NATS_URL: expected a nats:// URL (got "localhost")',
+        '  NATS_URL: expected a nats:// URL, or several separated by commas (got "localhost")',
         '  GRPC_PORT: Invalid input: expected number, received NaN (got "http")',
       ].join("\n"),
+    );
+  });
+
+  it("takes a cluster's servers as a comma-separated NATS_URL and names a bad one", () => {
+    const cluster = "nats://10.0.0.1:4222, nats://10.0.0.2:4222,nats://10.0.0.3:4222";
+    expect(readEnv(serviceEnv, { DATABASE_URL: "postgres://h/db", NATS_URL: cluster }).NATS_URL).toBe(cluster);
+    expect(() => readEnv(serviceEnv, { DATABASE_URL: "postgres://h/db", NATS_URL: "nats://a:4222,b:4222" })).toThrow(
+      '  NATS_URL: expected a nats:// URL, or several separated by commas (got "nats://a:4222,b:4222")',
+    );
+  });
+
+  it("reads NATS_STREAM_REPLICAS as a count from 1 to 5, absent by default", () => {
+    const base = { DATABASE_URL: "postgres://h/db" };
+    expect(readEnv(serviceEnv, base).NATS_STREAM_REPLICAS).toBeUndefined();
+    expect(readEnv(serviceEnv, { ...base, NATS_STREAM_REPLICAS: "3" }).NATS_STREAM_REPLICAS).toBe(3);
+    expect(() => readEnv(serviceEnv, { ...base, NATS_STREAM_REPLICAS: "7" })).toThrow(
+      '  NATS_STREAM_REPLICAS: expected 1 to 5 replicas (JetStream\'s limit) (got "7")',
     );
   });
 });

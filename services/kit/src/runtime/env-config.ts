@@ -18,13 +18,30 @@ export function readEnv<Shape extends z.ZodRawShape>(
   throw new EnvConfigError(`invalid environment:\n${lines.join("\n")}`);
 }
 
+const NATS_SERVER_URL = /^(nats|tls|ws|wss):\/\/\S+$/;
+
+/** How many copies JetStream keeps of each stream; unset, the kit derives it from the cluster (see ensureStreams). */
+export const streamEnv = {
+  NATS_STREAM_REPLICAS: z.coerce
+    .number()
+    .int()
+    .min(1, "expected 1 to 5 replicas")
+    .max(5, "expected 1 to 5 replicas (JetStream's limit)")
+    .optional(),
+};
+
 /** Variables every service reads. */
 export const serviceEnv = {
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL"),
+  // A cluster's servers, comma-separated: the client connects to any of them and reconnects to the others.
   NATS_URL: z
     .string()
-    .regex(/^(nats|tls|ws|wss):\/\//, "expected a nats:// URL")
+    .refine(
+      (value) => value.split(",").every((url) => NATS_SERVER_URL.test(url.trim())),
+      "expected a nats:// URL, or several separated by commas",
+    )
     .default("nats://127.0.0.1:4222"),
+  ...streamEnv,
   GRPC_HOST: z.string().default("127.0.0.1"),
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50051),
 };

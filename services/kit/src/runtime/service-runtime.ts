@@ -6,9 +6,10 @@ import type { Logger } from "pino";
 import { openDatabase } from "../db/database.ts";
 import { type ConsumerOptions, startConsumer } from "../events/consumer-runner.ts";
 import { OutboxRelay } from "../events/outbox-relay.ts";
-import { ensureStreams, SHOP_STREAMS } from "../events/streams.ts";
+import { clusterServers, ensureStreams, SHOP_STREAMS } from "../events/streams.ts";
 import type { ServiceImplementation } from "../grpc/handlers.ts";
 import { type RunningGrpcServer, startGrpcServer } from "../grpc/server.ts";
+import { readEnv, streamEnv } from "./env-config.ts";
 
 /** What a service's handlers and consumers work with. */
 export interface ServiceContext {
@@ -23,6 +24,7 @@ export interface ServiceContext {
 export interface ServiceDefinition {
   name: string;
   databaseUrl: string;
+  /** One NATS server, or a cluster's servers separated by commas (NATS_URL). */
   natsUrl: string;
   grpc: { host: string; port: number };
   entities: EntitySchema[];
@@ -50,6 +52,14 @@ export async function transaction<T>(context: ServiceContext, work: (em: EntityM
   return result;
 }
 
+/** The servers of a NATS_URL: one URL, or several separated by commas. */
+function natsServers(natsUrl: string): string[] {
+  return natsUrl
+    .split(",")
+    .map((url) => url.trim())
+    .filter(Boolean);
+}
+
 /** Starts a service: database (migrated), NATS streams, outbox relay, gRPC server, consumers, background work. */
 export async function startService(definition: ServiceDefinition): Promise<RunningService> {
   const log = definition.log;
@@ -59,15 +69,19 @@ export async function startService(definition: ServiceDefinition): Promise<Runni
     migrations: definition.migrations,
     log,
   });
+  // Never give up reconnecting; with a cluster, the client also learns of servers not listed and tries those too.
   const nc = await connect({
-    servers: definition.natsUrl,
+    servers: natsServers(definition.natsUrl),
     name: definition.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
   });
   const js = jetstream(nc, { timeout: 5000 });
   const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm, SHOP_STREAMS);
+  await ensureStreams(jsm, SHOP_STREAMS, {
+    explicit: readEnv(streamEnv).NATS_STREAM_REPLICAS,
+    servers: clusterServers(nc.info),
+  });
   const relay = new OutboxRelay(orm, js, log.child({ part: "outbox-relay" }));
   const context: ServiceContext = { orm, nc, js, jsm, relay, log };
   await definition.prepare?.(context);
