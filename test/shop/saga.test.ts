@@ -138,6 +138,24 @@ describe("the order saga", () => {
     expect(payments.map((payment) => payment.status)).toEqual([PaymentStatus.REFUNDED]);
   });
 
+  it("cancels no order for a short outage of the card gateway: the charge waits for it and goes through", async () => {
+    shop.provider.behaviour.failureRate = 1;
+    let order: Order;
+    try {
+      order = await place([{ productId: "sku-mug", quantity: 1 }]);
+      // Long enough for every quick retry (the sidecar's, and payment's first deliveries) to fail.
+      await sleep(2500);
+      const { order: meanwhile } = await shop.order.getOrder({ orderId: order.orderId });
+      expect(meanwhile?.status).toBe(OrderStatus.PENDING);
+    } finally {
+      shop.provider.behaviour.failureRate = 0;
+    }
+    const confirmed = await settled(order.orderId);
+    expect(confirmed.status).toBe(OrderStatus.CONFIRMED);
+    const { payments } = await shop.payment.listPayments({ orderId: order.orderId });
+    expect(payments.map((payment) => payment.status)).toEqual([PaymentStatus.CAPTURED]);
+  });
+
   it("cancels and compensates a saga stalled past its deadline", async () => {
     // The gateway answers after the deadline (and after the payment service's own timeout, so that call fails).
     shop.provider.behaviour.latencyMs = SAGA_TIMEOUT_MS + 500;

@@ -19,9 +19,11 @@ import {
   Header,
   handleEvent,
   type IncomingEvent,
+  OutboxEvent,
   OutboxRelay,
   openDatabase,
   startConsumer,
+  transactionWithEvents,
 } from "../src/index.ts";
 import { createTestDatabase } from "../src/testing/index.ts";
 
@@ -120,6 +122,38 @@ describe("outbox, relay and idempotent consumer", () => {
       expect(stored?.header.get(Header.type)).toBe("shop.events.v1.OrderCreated");
       expect(stored?.header.get(Header.correlationId)).toBe("o-1");
       expect(stored?.header.get(Header.traceparent)).toBe("00-abc-def-01");
+    } finally {
+      await relay.stop();
+      await consumer.stop();
+    }
+  });
+
+  it("publishes a transaction's events as it commits, without a sweep, and marks them published together", async () => {
+    const consumer = await startConsumer(
+      { js, jsm, orm, log },
+      { name: "kit-fast", stream: streams.events.name, subject: "kit.fast.created", handler: countIt },
+    );
+    // No sweep would run within the test: only publishCommitted can deliver these.
+    const relay = new OutboxRelay(orm, js, log, { pollIntervalMs: 60_000, sweepAfterMs: 60_000 });
+    relay.start();
+    try {
+      const orders = ["fast-1", "fast-2", "fast-3"];
+      const { events } = await transactionWithEvents(orm, async (em) => {
+        for (const orderId of orders)
+          enqueueEvent(em, {
+            subject: "kit.fast.created",
+            schema: OrderCreatedSchema,
+            message: orderCreated(orderId),
+            correlationId: orderId,
+          });
+      });
+      expect(events.map((event) => event.correlationId)).toEqual(orders);
+      relay.publishCommitted(events);
+      await until(async () => (await Promise.all(orders.map(tallyOf))).every((applied) => applied === 1));
+      const unpublished = async () =>
+        (await orm.em.fork().find(OutboxEvent, { id: { $in: events.map((event) => event.id) }, publishedAt: null }))
+          .length;
+      await until(async () => (await unpublished()) === 0);
     } finally {
       await relay.stop();
       await consumer.stop();

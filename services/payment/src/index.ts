@@ -6,7 +6,7 @@ import { paymentService } from "./api/payment-service.ts";
 import { eraseUnusedCards } from "./db/card-store.ts";
 import { entities, migrations } from "./db/entities.ts";
 import { CARD_KEY_BYTES } from "./domain/card-vault.ts";
-import { CHARGE_ATTEMPTS, onInventoryReserved, onOrderCancelled } from "./events/payment-steps.ts";
+import { CHARGE_DELIVERIES, onInventoryReserved, onOrderCancelled } from "./events/payment-steps.ts";
 
 export interface PaymentOptions {
   databaseUrl: string;
@@ -63,7 +63,7 @@ export function startPayment(options: PaymentOptions): Promise<RunningService> {
         name: "payment-inventory-reserved",
         subject: "shop.inventory.reserved",
         handler: onInventoryReserved(provider, cardKey),
-        maxDeliver: CHARGE_ATTEMPTS + 1,
+        maxDeliver: CHARGE_DELIVERIES,
       },
       { name: "payment-order-cancelled", subject: "shop.order.cancelled", handler: onOrderCancelled(provider) },
     ],

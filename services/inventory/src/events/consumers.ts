@@ -35,6 +35,7 @@ export const onOrderCreated = handleEvent(OrderCreatedSchema, async (em, order, 
     total: order.total,
     cardToken: order.cardToken,
     cardLast4: order.cardLast4,
+    sagaDeadline: order.sagaDeadline,
   });
   enqueueFollowUp(em, incoming, "shop.inventory.reserved", InventoryReservedSchema, message);
 });

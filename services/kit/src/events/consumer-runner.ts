@@ -2,8 +2,9 @@ import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { InboxEntry } from "../db/kit-tables.ts";
+import { InboxEntry, type OutboxEvent } from "../db/kit-tables.ts";
 import { consumeInSpan, type EventOutcome } from "../tracing/messaging-spans.ts";
+import { transactionWithEvents } from "./committed-events.ts";
 import { Header } from "./envelope.ts";
 import { deadLetterSubject } from "./streams.ts";
 
@@ -24,6 +25,20 @@ export type EventHandler = (em: EntityManager, event: IncomingEvent) => Promise<
 /** Thrown by a handler for an event that can never be applied (undecodable, impossible): it goes straight to the dead letters. */
 export class PoisonEventError extends Error {}
 
+/**
+ * Thrown by a handler whose event cannot be applied yet but will be (a dependency briefly away): the effect rolls
+ * back and the event comes again after delayMs, without the growing delay of a failure. The consumer's maxDeliver
+ * still bounds the deliveries, so a handler that defers should bound its own tries (by a deadline) below it.
+ */
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+  }
+}
+
 export interface ConsumerOptions {
   /** The durable consumer's name, unique per service and subject, for example `inventory-order-created`. */
   name: string;
@@ -43,8 +58,8 @@ export interface ConsumerDeps {
   jsm: JetStreamManager;
   orm: MikroORM;
   log: Logger;
-  /** Called after an event's effect committed (for example to wake the outbox relay for the events it wrote). */
-  onApplied?: () => void;
+  /** Called after an event's effect committed, with the outbox rows it wrote (for the relay to publish at once). */
+  onApplied?: (events: readonly OutboxEvent[]) => void;
 }
 
 function incoming(message: JsMsg): IncomingEvent {
@@ -71,7 +86,12 @@ export async function applyOnce(
   event: IncomingEvent,
   handler: EventHandler,
 ): Promise<boolean> {
-  return orm.em.fork().transactional(async (em) => {
+  return (await applyOnceWithEvents(orm, consumer, event, handler)).result;
+}
+
+/** applyOnce, also resolving the outbox rows the effect wrote. */
+function applyOnceWithEvents(orm: MikroORM, consumer: string, event: IncomingEvent, handler: EventHandler) {
+  return transactionWithEvents(orm, async (em) => {
     const result = await em
       .createQueryBuilder(InboxEntry)
       .insert({ consumer, eventId: event.id, appliedAt: new Date() })
@@ -130,8 +150,8 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumerOptions
 
   const settle = async (message: JsMsg, event: IncomingEvent): Promise<{ outcome: EventOutcome; reason?: string }> => {
     try {
-      const applied = await applyOnce(deps.orm, options.name, event, options.handler);
-      if (applied) deps.onApplied?.();
+      const { result: applied, events } = await applyOnceWithEvents(deps.orm, options.name, event, options.handler);
+      if (applied) deps.onApplied?.(events);
       message.ack();
       return { outcome: applied ? "applied" : "duplicate" };
     } catch (error) {
@@ -140,8 +160,12 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumerOptions
         await deadLetter(message, event, reason);
         return { outcome: "dead-lettered", reason };
       }
-      log.warn({ event: event.id, attempt: event.deliveryCount, err: reason }, "event failed; will retry");
-      message.nak(retryDelayMs(event.deliveryCount));
+      const delayMs = error instanceof RetryLaterError ? error.delayMs : retryDelayMs(event.deliveryCount);
+      log.warn(
+        { event: event.id, attempt: event.deliveryCount, err: reason, delayMs },
+        "event not applied; will retry",
+      );
+      message.nak(delayMs);
       return { outcome: "failed", reason };
     }
   };

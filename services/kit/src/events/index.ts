@@ -1,9 +1,11 @@
+export { transactionWithEvents } from "./committed-events.ts";
 export {
   applyOnce,
   type ConsumerOptions,
   type EventHandler,
   type IncomingEvent,
   PoisonEventError,
+  RetryLaterError,
   startConsumer,
 } from "./consumer-runner.ts";
 export { envelopeHeaders, Header, newEventId, type OutgoingEvent } from "./envelope.ts";

@@ -3,6 +3,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { context } from "@opentelemetry/api";
 import { OutboxEvent } from "../db/kit-tables.ts";
 import { traceparentOf } from "../tracing/propagation.ts";
+import { noteWritten } from "./committed-events.ts";
 import { newEventId, type OutgoingEvent } from "./envelope.ts";
 
 /**
@@ -12,7 +13,7 @@ import { newEventId, type OutgoingEvent } from "./envelope.ts";
  */
 export function enqueueEvent<Desc extends DescMessage>(em: EntityManager, event: OutgoingEvent<Desc>): string {
   const id = event.eventId ?? newEventId();
-  em.create(OutboxEvent, {
+  const row = em.create(OutboxEvent, {
     id,
     subject: event.subject,
     type: event.schema.typeName,
@@ -21,6 +22,7 @@ export function enqueueEvent<Desc extends DescMessage>(em: EntityManager, event:
     payload: Buffer.from(toBinary(event.schema, event.message)),
     publishedAt: null,
   });
+  noteWritten(em, row);
   return id;
 }
 

@@ -4,6 +4,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { openDatabase } from "../db/database.ts";
+import { transactionWithEvents } from "../events/committed-events.ts";
 import { type ConsumerOptions, startConsumer } from "../events/consumer-runner.ts";
 import { OutboxRelay } from "../events/outbox-relay.ts";
 import { clusterServers, ensureStreams, SHOP_STREAMS } from "../events/streams.ts";
@@ -47,8 +48,8 @@ export interface RunningService {
 
 /** Runs work in one transaction and wakes the outbox relay once it commits, so its events go out at once. */
 export async function transaction<T>(context: ServiceContext, work: (em: EntityManager) => Promise<T>): Promise<T> {
-  const result = await context.orm.em.fork().transactional(work);
-  context.relay.wake();
+  const { result, events } = await transactionWithEvents(context.orm, work);
+  context.relay.publishCommitted(events);
   return result;
 }
 
@@ -92,7 +93,7 @@ export async function startService(definition: ServiceDefinition): Promise<Runni
       .consumers(context)
       .map((options) =>
         startConsumer(
-          { js, jsm, orm, log, onApplied: () => relay.wake() },
+          { js, jsm, orm, log, onApplied: (events) => relay.publishCommitted(events) },
           { ...options, stream: SHOP_STREAMS.events.name },
         ),
       ),

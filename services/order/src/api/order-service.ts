@@ -39,10 +39,11 @@ const STATE_OF = new Map<OrderStatus, OrderState>(
  */
 async function databaseDeadline(em: EntityManager, timeoutMs: number): Promise<Date> {
   // em.execute runs inside the transaction (on its connection); getConnection() would take a second one.
-  const [row] = await em.execute<{ deadline: Date }[]>("select now() + make_interval(secs => ?) as deadline", [
+  const [row] = await em.execute<{ deadline: Date | string }[]>("select now() + make_interval(secs => ?) as deadline", [
     timeoutMs / 1000,
   ]);
-  return (row as { deadline: Date }).deadline;
+  // A raw query's timestamptz comes back as the driver gives it: a Date, or text in PostgreSQL's format.
+  return new Date((row as { deadline: Date | string }).deadline);
 }
 
 const money = (amountMinor: number, currency: string) => ({ amountMinor: BigInt(amountMinor), currency });
@@ -157,7 +158,7 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
             released: false,
             sagaDeadline,
           });
-          tx.create(SagaStepRow, {
+          const placed = tx.create(SagaStepRow, {
             id: randomUUID(),
             orderId,
             time: new Date(),
@@ -175,6 +176,7 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
             cardToken: request.cardToken,
             cardLast4: request.cardLast4,
             createTime: timestampFromDate(new Date()),
+            sagaDeadline: timestampFromDate(sagaDeadline),
           });
           enqueueEvent(tx, {
             subject: "shop.order.created",
@@ -182,10 +184,11 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
             message,
             correlationId: orderId,
           });
-          return created;
+          // The timeline so far is this one step: the answer needs no read-back.
+          return { created, placed };
         });
         tagSpanWithOrder(orderId);
-        return { order: orderView(order, await timelineOf(em(), orderId)) };
+        return { order: orderView(order.created, [order.placed]) };
       } catch (error) {
         // The same request_id raced in concurrently: answer with the order the other call created.
         if (error instanceof UniqueConstraintViolationException) {

@@ -1,4 +1,4 @@
-import type { ServiceContext } from "@mesh/kit";
+import { type ServiceContext, transaction } from "@mesh/kit";
 import { LockMode, raw } from "@mikro-orm/postgresql";
 import { Order } from "../db/entities.ts";
 import { applySagaInput } from "./saga-steps.ts";
@@ -11,7 +11,7 @@ export function startDeadlineSweeper(context: ServiceContext, intervalMs: number
   let running = true;
   let current: Promise<unknown> = Promise.resolve();
   const sweep = async () => {
-    const expired = await context.orm.em.fork().transactional(async (em) => {
+    await transaction(context, async (em) => {
       const due = await em.find(
         Order,
         { status: "PENDING", sagaDeadline: { $lt: raw<Order, Date>("now()") } },
@@ -25,9 +25,7 @@ export function startDeadlineSweeper(context: ServiceContext, intervalMs: number
           { trigger: "saga deadline", correlationId: order.orderId },
         );
       }
-      return due.length;
     });
-    if (expired) context.relay.wake();
   };
   const timer = setInterval(() => {
     if (!running) return;

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, ConnectError } from "@connectrpc/connect";
-import { enqueueFollowUp, handleEvent, type IncomingEvent } from "@mesh/kit";
+import { enqueueFollowUp, handleEvent, type IncomingEvent, RetryLaterError } from "@mesh/kit";
 import {
   InventoryReservedSchema,
   OrderCancelledSchema,
@@ -13,15 +14,18 @@ import { ChargeOutcome, type PaymentProviderService } from "@mesh/proto/shop/pay
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { eraseCardNumber, eraseCardOf, findCard } from "../db/card-store.ts";
 import { Payment } from "../db/entities.ts";
-import { retryCharge } from "../domain/charge-failure.ts";
+import { afterChargeFailure } from "../domain/charge-failure.ts";
 
 export type ProviderClient = Client<typeof PaymentProviderService>;
 
 /** How long one call to the gateway may take (the sidecar's retries included). */
 export const GATEWAY_TIMEOUT_MS = 5000;
 
-/** Deliveries of InventoryReserved before a gateway that keeps failing turns the payment into FAILED. */
-export const CHARGE_ATTEMPTS = 4;
+/**
+ * Deliveries of InventoryReserved at most: a backstop only. A charge the gateway fails transiently is tried about
+ * every 2 s until the saga's deadline (afterChargeFailure), some 20 deliveries for the default 30 s.
+ */
+export const CHARGE_DELIVERIES = 100;
 
 /** Refunds a captured payment through the gateway (idempotent per payment) and reports it. */
 export async function refundPayment(
@@ -90,9 +94,18 @@ export function onInventoryReserved(provider: ProviderClient, cardKey: Buffer) {
       );
     } catch (error) {
       const failure = ConnectError.from(error);
-      if (retryCharge(failure.code, incoming.deliveryCount, CHARGE_ATTEMPTS)) throw error;
+      const deadline = reserved.sagaDeadline && timestampDate(reserved.sagaDeadline);
+      const decision = afterChargeFailure(
+        { code: failure.code, message: failure.rawMessage },
+        incoming.deliveryCount,
+        new Date(),
+        deadline,
+      );
+      // Rolling back releases the claimed payment row: the charge stays pending, and a cancel may still win.
+      if (decision.kind === "retry")
+        throw new RetryLaterError(`charge pending: ${failure.rawMessage}`, decision.delayMs);
       eraseCardNumber(card);
-      fail(em, incoming, payment, `payment gateway error: ${failure.rawMessage}`);
+      fail(em, incoming, payment, decision.reason);
       return;
     }
     eraseCardNumber(card);
