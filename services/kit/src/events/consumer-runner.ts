@@ -6,6 +6,7 @@ import { InboxEntry, type OutboxEvent } from "../db/kit-tables.ts";
 import { consumeInSpan, type EventOutcome } from "../tracing/messaging-spans.ts";
 import { transactionWithEvents } from "./committed-events.ts";
 import { Header } from "./envelope.ts";
+import { pullMessages } from "./pull-messages.ts";
 import { deadLetterSubject } from "./streams.ts";
 
 /** What a handler learns about the event it applies. */
@@ -104,14 +105,6 @@ function applyOnceWithEvents(orm: MikroORM, consumer: string, event: IncomingEve
   });
 }
 
-/**
- * How long each pull waits on the server. The client expects the server's heartbeats every half of it and re-pulls
- * after two are missed, or a half to one and a half of it after a failed look-up: when a cluster node dies with the
- * consumer's leader, the pull dies with it, so this bounds how long consuming stalls beyond the new leader's election
- * (the client's default of 30 s would stall it for up to a minute).
- */
-const PULL_EXPIRES_MS = 3000;
-
 function retryDelayMs(deliveryCount: number): number {
   return Math.min(30_000, 250 * 2 ** (deliveryCount - 1));
 }
@@ -133,11 +126,10 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumerOptions
     ack_wait: (options.ackWaitMs ?? 30_000) * 1_000_000,
   });
   const consumer = await deps.js.consumers.get(options.stream, options.name);
-  const messages = await consumer.consume({
-    max_messages: Math.max(options.concurrency ?? 16, 8) * 2,
-    expires: PULL_EXPIRES_MS,
-  });
   const log = deps.log.child({ consumer: options.name });
+  const messages = pullMessages(consumer, Math.max(options.concurrency ?? 16, 8) * 2, () =>
+    log.warn("neither events nor heartbeats came while waiting (a NATS node gone?); pulling afresh"),
+  );
 
   const deadLetter = async (message: JsMsg, event: IncomingEvent, reason: string) => {
     const headers = message.headers ?? natsHeaders();
