@@ -13,6 +13,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   applyOnce,
+  type EventHandler,
   type EventStreams,
   enqueueEvent,
   ensureStreams,
@@ -22,6 +23,7 @@ import {
   OutboxEvent,
   OutboxRelay,
   openDatabase,
+  RetryLaterError,
   startConsumer,
   transactionWithEvents,
 } from "../src/index.ts";
@@ -212,6 +214,34 @@ describe("outbox, relay and idempotent consumer", () => {
       expect(await tallyOf("o-3")).toBe(1);
       const info = await jsm.streams.info(streams.events.name, { subjects_filter: "kit.crash.created" });
       expect(info.state.subjects?.["kit.crash.created"]).toBe(1);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it("redelivers an event its handler defers (RetryLaterError) until it applies, once", async () => {
+    let deliveries = 0;
+    const deferTwice: EventHandler = async (em, event) => {
+      deliveries++;
+      if (event.deliveryCount <= 2) throw new RetryLaterError("the card gateway is away", 50);
+      await countIt(em, event);
+    };
+    const consumer = await startConsumer(
+      { js, jsm, orm, log },
+      {
+        name: "kit-defer",
+        stream: streams.events.name,
+        subject: "kit.defer.created",
+        handler: deferTwice,
+        maxDeliver: 3,
+      },
+    );
+    try {
+      await js.publish("kit.defer.created", toBinary(OrderCreatedSchema, orderCreated("o-defer")), {
+        msgID: "defer-1",
+      });
+      await until(async () => (await tallyOf("o-defer")) === 1);
+      expect(deliveries).toBe(3);
     } finally {
       await consumer.stop();
     }

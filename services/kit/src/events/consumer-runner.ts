@@ -158,7 +158,7 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumerOptions
         "event not applied; will retry",
       );
       message.nak(delayMs);
-      return { outcome: "failed", reason };
+      return { outcome: error instanceof RetryLaterError ? "deferred" : "failed", reason };
     }
   };
 

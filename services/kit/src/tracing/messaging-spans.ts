@@ -13,7 +13,7 @@ export interface EventIdentity {
 }
 
 /** How a consumer settled an event (contract attribute `shop.event.outcome`). */
-export type EventOutcome = "applied" | "duplicate" | "dead-lettered" | "failed";
+export type EventOutcome = "applied" | "duplicate" | "deferred" | "dead-lettered" | "failed";
 
 function messagingAttributes(operation: "publish" | "process", event: EventIdentity): Attributes {
   const attributes: Attributes = {
@@ -83,6 +83,8 @@ export async function consumeInSpan(
   try {
     const { outcome, reason } = await context.with(trace.setSpan(parent, span), apply);
     span.setAttribute("shop.event.outcome", outcome);
+    // A deferred event (RetryLaterError) is not an error: it waits for a dependency, and says why.
+    if (outcome === "deferred") span.setAttribute("shop.event.deferred_reason", reason ?? "");
     if (outcome === "failed" || outcome === "dead-lettered")
       span.setStatus({ code: SpanStatusCode.ERROR, message: reason });
     span.end();
