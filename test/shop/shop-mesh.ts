@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type RunningNatsServer, startNatsServer, startPostgres } from "@mesh/embedded";
+import {
+  type RunningNatsCluster,
+  type RunningNatsServer,
+  startNatsCluster,
+  startNatsServer,
+  startPostgres,
+} from "@mesh/embedded";
 import { type RunningGateway, startGateway } from "@mesh/gateway";
 import { startInventory } from "@mesh/inventory";
 import { descriptorSet } from "@mesh/kit";
@@ -43,7 +49,12 @@ export interface ShopMesh {
   /** A fresh token for a card, as the gateway gets one: for orders placed on the order service directly. */
   tokenize(cardNumber: string): Promise<{ cardToken: string; cardLast4: string }>;
   provider: RunningProvider;
+  /** The one nats-server (not with natsCluster: see natsCluster). */
   nats: RunningNatsServer;
+  /** The JetStream cluster the services use, when started with natsCluster. */
+  natsCluster: RunningNatsCluster | undefined;
+  /** What the services were given as NATS_URL: the server's URL, or every cluster node's, comma-separated. */
+  natsUrl: string;
   /** Stops the nats-server (its data stays) and starts it again on the same port after pauseMs. */
   restartNats(pauseMs: number, meanwhile?: () => Promise<void>): Promise<void>;
   /** Stops PostgreSQL (every service's database) and starts it again on the same port after pauseMs. */
@@ -53,12 +64,20 @@ export interface ShopMesh {
 }
 
 /** The shop with a private nats-server and a private PostgreSQL (so both can be restarted), a database per service. */
-export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise<ShopMesh> {
+export async function startShopMesh(options: {
+  sagaTimeoutMs: number;
+  /** Run JetStream as a cluster of this many nats-servers (streams then get three replicas) instead of one. */
+  natsCluster?: number;
+}): Promise<ShopMesh> {
   const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const catalog = shopCatalog();
   const workDir = await mkdtemp(join(tmpdir(), "mesh-shop-test-"));
   await chmod(workDir, 0o755);
-  let nats = await startNatsServer({ dataDir: join(workDir, "nats") });
+  const natsCluster = options.natsCluster
+    ? await startNatsCluster({ dataDir: join(workDir, "nats"), nodes: options.natsCluster })
+    : undefined;
+  let nats = natsCluster ? undefined : await startNatsServer({ dataDir: join(workDir, "nats") });
+  const natsUrl = natsCluster?.url ?? (nats as RunningNatsServer).url;
   const postgresOptions = { dataDir: join(workDir, "postgres"), databases: ["order", "inventory", "payment"] };
   let postgres = await startPostgres(postgresOptions);
   const databases = {
@@ -67,7 +86,7 @@ export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise
     payment: postgres.url("payment"),
   };
   const grpc = { host: "127.0.0.1", port: 0 };
-  const inventory = await startInventory({ databaseUrl: databases.inventory, natsUrl: nats.url, grpc, log });
+  const inventory = await startInventory({ databaseUrl: databases.inventory, natsUrl, grpc, log });
   const provider = await startProvider({ ...grpc, behaviour: { latencyMs: 0, failureRate: 0 }, log });
   const inventorySidecar = await sidecar(
     { inbound: { listen: "127.0.0.1:0", app: inventory.server.address } },
@@ -93,14 +112,14 @@ export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise
   );
   const payment = await startPayment({
     databaseUrl: databases.payment,
-    natsUrl: nats.url,
+    natsUrl,
     grpc,
     sidecarOutbound: `127.0.0.1:${paymentSidecar.ports.outbound}`,
     log,
   });
   const order = await startOrder({
     databaseUrl: databases.order,
-    natsUrl: nats.url,
+    natsUrl,
     grpc,
     sidecarOutbound: `127.0.0.1:${orderSidecar.ports.outbound}`,
     sagaTimeoutMs: options.sagaTimeoutMs,
@@ -130,9 +149,13 @@ export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise
     },
     provider,
     get nats() {
+      if (!nats) throw new Error("the shop runs a NATS cluster: see natsCluster");
       return nats;
     },
+    natsCluster,
+    natsUrl,
     async restartNats(pauseMs, meanwhile) {
+      if (!nats) throw new Error("the shop runs a NATS cluster: restart its nodes (natsCluster.nodes)");
       await nats.stop();
       await meanwhile?.();
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
@@ -151,7 +174,7 @@ export async function startShopMesh(options: { sagaTimeoutMs: number }): Promise
       await inventory.stop(500);
       for (const each of [orderSidecar, paymentSidecar, inventorySidecar, providerSidecar]) await each.close();
       await provider.shutdown(100);
-      await nats.stop();
+      await (natsCluster ?? nats)?.stop();
       await postgres.stop();
       await rm(workDir, { recursive: true, force: true });
     },
