@@ -32,6 +32,9 @@ interface ComposeService {
   depends_on?: Record<string, { condition?: string }>;
 }
 
+/** The compose file's JetStream cluster. */
+const NATS_NODES = ["nats-1", "nats-2", "nats-3"];
+
 /** The port every sidecar's plaintext health listener takes (tls.healthListen), for Consul's check. */
 const HEALTH_PORT = 15021;
 
@@ -180,8 +183,29 @@ describe("deploy/compose", () => {
       expect(compose.services[name]?.command?.join(" ")).toMatch(/services\/\w+\/src\/main\.ts$/);
       expect(compose.services[`${name}-sidecar`]?.network_mode).toBe(`service:${name}`);
     }
-    for (const infra of ["consul", "nats", "postgres"]) expect(compose.services[infra]).toBeDefined();
+    for (const infra of ["consul", ...NATS_NODES, "postgres"]) expect(compose.services[infra]).toBeDefined();
     for (const service of Object.values(compose.services)) expect(service.image).toBeDefined();
+  });
+
+  it("runs NATS as a three-node JetStream cluster, each node named, routed to all, on a volume of its own", () => {
+    const routes = `--routes=${NATS_NODES.map((node) => `nats://${node}:6222`).join(",")}`;
+    for (const node of NATS_NODES) {
+      const nats = compose.services[node] as ComposeService;
+      expect(nats.image, node).toMatch(/^nats:2\.10/);
+      expect(nats.command, node).toEqual(
+        expect.arrayContaining([
+          `--name=${node}`,
+          "-js",
+          "--cluster_name=shop",
+          "--cluster=nats://0.0.0.0:6222",
+          routes,
+        ]),
+      );
+      expect(nats.volumes, node).toEqual([`${node}-data:/data`]);
+    }
+    const app = compose.services.order as ComposeService;
+    expect(app.environment?.NATS_URL?.split(",")).toEqual(NATS_NODES.map((node) => `nats://${node}:4222`));
+    for (const node of NATS_NODES) expect(app.depends_on?.[node]).toBeDefined();
   });
 
   it("mounts files that exist", () => {
@@ -363,7 +387,27 @@ describe("deploy/k8s", () => {
     for (const configMap of sidecarConfigs) {
       checkSidecarConfig(configMap.data["sidecar.yaml"], configMap.metadata.name.replace(/-sidecar$/, ""));
     }
-    expect(byKind("Service")).toHaveLength(SHOP.length + 2);
+    expect(byKind("Service")).toHaveLength(SHOP.length + 3); // and jaeger, prometheus, nats
+  });
+
+  it("runs NATS as a three-node JetStream StatefulSet behind a headless Service, routed to every node", () => {
+    const statefulSet = named("StatefulSet", "nats");
+    expect(statefulSet.spec.replicas).toBe(3);
+    expect(statefulSet.spec.serviceName).toBe("nats");
+    const service = named("Service", "nats");
+    expect(service.spec.clusterIP).toBe("None");
+    expect(service.spec.ports.map((port: { port: number }) => port.port)).toEqual([4222, 6222, 8222]);
+    const [container] = statefulSet.spec.template.spec.containers;
+    expect(container.env).toContainEqual({
+      name: "SERVER_NAME",
+      valueFrom: { fieldRef: { fieldPath: "metadata.name" } },
+    });
+    const config = named("ConfigMap", "nats-config").data["nats.conf"] as string;
+    expect(config).toMatch(/^server_name: \$SERVER_NAME$/m);
+    expect(config).toMatch(/jetstream \{\s+store_dir: \/data\s+\}/);
+    for (const node of ["nats-0", "nats-1", "nats-2"]) expect(config).toContain(`nats://${node}.nats:6222`);
+    const natsUrl = named("ConfigMap", "mesh-infra").data.natsUrl as string;
+    expect(natsUrl.split(",")).toEqual(["nats-0", "nats-1", "nats-2"].map((node) => `nats://${node}.nats:4222`));
   });
 
   it("runs Jaeger, taking OTLP over HTTP and serving its UI, behind a Service", () => {

@@ -1,8 +1,9 @@
 // Writes deploy/k8s/shop.yaml: for each service of the shop, a ConfigMap with its sidecar's config, a Deployment
 // whose pods run the app and the sidecar side by side (probes on the sidecar's plaintext health listener; its admin endpoints stay on loopback), and a Service for
 // the sidecar's inbound listener; and a Job that writes the mesh's intentions into Consul (deny by default, then the
-// shop's call graph: the compose files in deploy/compose/intentions). Consul, NATS and PostgreSQL are the cluster's
-// own, named in the mesh-infra ConfigMap and Secret; Consul needs Connect enabled on its servers (its CA issues the
+// shop's call graph: the compose files in deploy/compose/intentions). NATS runs beside the shop as a three-node
+// JetStream cluster (nats.ts), named in the mesh-infra ConfigMap. Consul and PostgreSQL are the cluster's own, named
+// in the mesh-infra Secret; Consul needs Connect enabled on its servers (its CA issues the
 // sidecars' mutual-TLS certificates) and an agent on each node (the pods reach it at the node's IP, port 8500; its
 // health check reaches each sidecar's plaintext health listener on the pod's port 15021). Jaeger and Prometheus run
 // beside the shop (observability.ts): every app and sidecar exports its traces to Jaeger, and every pod is annotated
@@ -15,6 +16,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { SIDECAR_NODE_FLAGS } from "../../sidecar/src/launch.ts";
 import { SHOP } from "../local/src/topology.ts";
+import { NATS_URL, natsDocuments } from "./nats.ts";
 import { OTEL_ENV, observabilityDocuments, scrapeAnnotations } from "./observability.ts";
 
 const here = import.meta.dirname;
@@ -74,7 +76,7 @@ const documents: unknown[] = [
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: { name: "mesh-infra" },
-    data: { natsUrl: "nats://nats.nats.svc:4222" },
+    data: { natsUrl: NATS_URL },
   },
   {
     apiVersion: "v1",
@@ -120,6 +122,7 @@ const documents: unknown[] = [
       },
     },
   },
+  ...natsDocuments,
   ...observabilityDocuments,
 ];
 
