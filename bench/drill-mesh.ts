@@ -89,7 +89,11 @@ async function discovered(admin: string, upstream: string, count: number) {
   throw new Error(`the client sidecar did not discover ${count} ${upstream} endpoints in 10 s`);
 }
 
-export async function startDrillMesh(options: { sagaTimeoutMs: number }): Promise<DrillMesh> {
+export async function startDrillMesh(options: {
+  sagaTimeoutMs: number;
+  /** Run JetStream as a cluster of this many nats-servers (see LocalMeshOptions.natsCluster). */
+  natsCluster?: number;
+}): Promise<DrillMesh> {
   const dataDir = await mkdtemp(join(tmpdir(), "mesh-drill-"));
   const mesh = await startLocalMesh({
     dataDir,
@@ -99,6 +103,7 @@ export async function startDrillMesh(options: { sagaTimeoutMs: number }): Promis
     write: () => {},
     replicas: REPLICAS,
     sagaTimeoutMs: options.sagaTimeoutMs,
+    natsCluster: options.natsCluster,
   });
   const client = await startClientSidecar(mesh, dataDir).catch(async (error: unknown) => {
     await mesh.stop();

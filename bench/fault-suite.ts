@@ -3,6 +3,8 @@
 // After each fault: every client call counted (all are idempotent), every order terminal, the saga invariants
 // held, no payment doubled; after the suite, no process left. The reads' p99 during each fault is set against their
 // p99 before it; for the hung- and slow-instance faults (reads with 1 s deadlines) it must stay within 3x.
+// The faults run on a mesh with one nats-server (which "NATS stopped" stops and starts), except those of a JetStream
+// cluster node, which run afterwards on a mesh of their own whose JetStream is a cluster of three (streams R3).
 //
 //   npm run bench:faults                      (about 11 minutes), writes bench/results/fault-suite.md
 //   npm run bench:faults -- --only PostgreSQL only the faults whose name has that text; prints, writes nothing
@@ -10,9 +12,12 @@ import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { SHOP_STREAMS } from "@mesh/kit";
 import type { InstanceInfo, LocalMesh } from "@mesh/local";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { queryRows } from "../test/shop/invariants.ts";
-import { REPLICAS, startDrillMesh } from "./drill-mesh.ts";
+import { type DrillMesh, REPLICAS, startDrillMesh } from "./drill-mesh.ts";
 import { type MixedLoad, type MixedLoadResult, type ReadSample, startMixedLoad } from "./mixed-load.ts";
 import { publishReport } from "./publish-report.ts";
 
@@ -26,6 +31,9 @@ const BASELINE_MS = 1500;
 const TAIL = { readTimeoutMs: 1000, baselineMs: 10_000, p99Within: 3 };
 /** How long an instance stays frozen or slow. */
 const HANG_MS = 20_000;
+/** The JetStream cluster of the cluster faults, and how long its killed node stays down. */
+const NATS_CLUSTER_NODES = 3;
+const NATS_NODE_DOWN_MS = 10_000;
 
 interface Fault {
   name: string;
@@ -35,6 +43,8 @@ interface Fault {
   baselineMs?: number;
   /** The reads' p99 during the fault must stay within this multiple of their p99 before it (a target, reported). */
   p99Within?: number;
+  /** Runs on the mesh whose JetStream is a cluster of NATS_CLUSTER_NODES nats-servers. */
+  natsCluster?: boolean;
   /** Injects the fault and undoes it; returns what it observed. */
   run(mesh: LocalMesh, window: FaultWindow): Promise<string>;
 }
@@ -163,6 +173,35 @@ async function slowDown(mesh: LocalMesh, target: InstanceInfo, window: FaultWind
   return `every answer of ${target.instance} delayed ${latencyMs} ms (20x the reads' median of ${median.toFixed(1)} ms); its endpoint as the gateways' sidecars saw it: ${seen}`;
 }
 
+/**
+ * SIGKILLs the cluster node that leads the events stream (the hardest node to lose: every publish goes to it) and
+ * restarts it after downMs; says which node took over and how long the election took.
+ */
+async function killStreamLeader(mesh: LocalMesh, downMs: number): Promise<string> {
+  const stream = SHOP_STREAMS.events.name;
+  const nc = await connect({ servers: mesh.natsUrl.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    const leader = async () => (await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader;
+    const leaderName = await leader();
+    const victim = mesh.natsNodes.find((node) => node.name === leaderName);
+    if (!victim) throw new Error(`no node of the mesh's NATS cluster leads ${stream} (leader: ${leaderName})`);
+    const killedAt = Date.now();
+    await victim.kill();
+    let successor = await leader();
+    while (!successor || successor === victim.name) {
+      await sleep(100);
+      successor = await leader();
+    }
+    const electedMs = Date.now() - killedAt;
+    await sleep(Math.max(0, downMs - electedMs));
+    await victim.restart();
+    return `${victim.name} led ${stream}; ${successor} was elected its leader ${(electedMs / 1000).toFixed(1)} s after the kill; ${victim.name} rejoined ${((Date.now() - killedAt) / 1000).toFixed(1)} s after it`;
+  } finally {
+    await nc.close();
+  }
+}
+
 const FAULTS: Fault[] = [
   ...["inventory-1", "order-1", "payment-1", "gateway-1", "provider"].map((name) => ({
     name: `kill -9 ${name}, restart after 3 s`,
@@ -182,6 +221,11 @@ const FAULTS: Fault[] = [
       await mesh.restartNats(10_000);
       return "";
     },
+  },
+  {
+    name: `NATS node leading the events stream killed with SIGKILL (cluster of ${NATS_CLUSTER_NODES}), restarted after ${NATS_NODE_DOWN_MS / 1000} s`,
+    natsCluster: true,
+    run: (mesh) => killStreamLeader(mesh, NATS_NODE_DOWN_MS),
   },
   {
     name: "PostgreSQL (all three services' databases) stopped for 2 s, restarted",
@@ -298,74 +342,90 @@ function row(name: string, load: MixedLoadResult, latency: string, recovered: st
 const { only } = parseArgs({ options: { only: { type: "string" } } }).values;
 const chosen = FAULTS.filter((fault) => !only || fault.name.includes(only));
 if (chosen.length === 0) throw new Error(`--only ${only}: no fault's name has that text`);
-const drill = await startDrillMesh({ sagaTimeoutMs: SAGA_TIMEOUT_MS });
-const { mesh, gateway } = drill;
 const rows: string[] = [];
 const notes: string[] = [];
 let failedCalls = 0;
 let violations = 0;
 let latencyMisses = 0;
-try {
-  for (const fault of chosen) {
-    process.stdout.write(`${fault.name} ...\n`);
-    await drill.restock(500);
-    const before = await cancelReasons(mesh);
-    const load = startMixedLoad(gateway, "faults", { readTimeoutMs: fault.readTimeoutMs, keepReadSamples: true });
-    const loadStarted = performance.now();
-    await sleep(fault.baselineMs ?? BASELINE_MS);
-    const started = Date.now();
-    const marks: { begin?: number; end?: number } = {};
-    const faultWindow: FaultWindow = {
-      load,
-      begin: () => {
-        marks.begin = performance.now();
-      },
-      end: () => {
-        marks.end = performance.now();
-      },
-    };
-    const faultStarted = performance.now();
-    const observed = await fault.run(mesh, faultWindow);
-    const window = { begin: marks.begin ?? faultStarted, end: marks.end ?? performance.now() };
-    const recovered = await mesh.waitHealthy(60_000).then(
-      () => `all healthy ${((Date.now() - started) / 1000).toFixed(1)} s after the fault`,
-      (error: Error) => `NOT healthy: ${error.message}`,
+
+/** Runs one fault under load on a drill mesh, and adds its row and notes to the report. */
+async function runFault(drill: DrillMesh, fault: Fault) {
+  const { mesh, gateway } = drill;
+  process.stdout.write(`${fault.name} ...\n`);
+  await drill.restock(500);
+  const before = await cancelReasons(mesh);
+  const load = startMixedLoad(gateway, "faults", { readTimeoutMs: fault.readTimeoutMs, keepReadSamples: true });
+  const loadStarted = performance.now();
+  await sleep(fault.baselineMs ?? BASELINE_MS);
+  const started = Date.now();
+  const marks: { begin?: number; end?: number } = {};
+  const faultWindow: FaultWindow = {
+    load,
+    begin: () => {
+      marks.begin = performance.now();
+    },
+    end: () => {
+      marks.end = performance.now();
+    },
+  };
+  const faultStarted = performance.now();
+  const observed = await fault.run(mesh, faultWindow);
+  const window = { begin: marks.begin ?? faultStarted, end: marks.end ?? performance.now() };
+  const recovered = await mesh.waitHealthy(60_000).then(
+    () => `all healthy ${((Date.now() - started) / 1000).toFixed(1)} s after the fault`,
+    (error: Error) => `NOT healthy: ${error.message}`,
+  );
+  await sleep(1500);
+  const result = await load.stop();
+  const { report, waitedMs } = await drill.settle();
+  const after = await cancelReasons(mesh);
+  const cancelled = [...after]
+    .map(([reason, total]) => [reason, total - (before.get(reason) ?? 0)] as const)
+    .filter(([, added]) => added > 0)
+    .map(([reason, added]) => `${added} "${reason}"`);
+  const applied = await appliedAnyway(mesh, result.orders.failedRequestIds);
+  failedCalls += result.reads.failures + result.views.failures + result.orders.failures;
+  violations += report.violations.length;
+  const p99 = readLatency(result.reads.samples, loadStarted, window);
+  const ratio = p99.during / p99.before;
+  const met = fault.p99Within === undefined || ratio <= fault.p99Within;
+  if (!met) latencyMisses++;
+  const latency = `${ms(p99.before)} → ${ms(p99.during)} (${Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : "-"}${
+    fault.p99Within === undefined ? "" : `; target ≤ ${fault.p99Within}x: ${met ? "met" : "NOT met"}`
+  })`;
+  const verdict = report.violations.length
+    ? `VIOLATED: ${report.violations.slice(0, 3).join("; ")}`
+    : `hold after ${(waitedMs / 1000).toFixed(1)} s; cancelled meanwhile: ${cancelled.join(", ") || "none"}`;
+  rows.push(row(fault.name, result, latency, recovered, verdict));
+  if (observed) notes.push(`- ${fault.name}: ${observed}.`);
+  if (result.orders.failures)
+    notes.push(
+      `- ${fault.name}: of ${result.orders.failures} failed PlaceOrder calls, ${applied} created an order anyway (each once: request ids are unique).`,
     );
-    await sleep(1500);
-    const result = await load.stop();
-    const { report, waitedMs } = await drill.settle();
-    const after = await cancelReasons(mesh);
-    const cancelled = [...after]
-      .map(([reason, total]) => [reason, total - (before.get(reason) ?? 0)] as const)
-      .filter(([, added]) => added > 0)
-      .map(([reason, added]) => `${added} "${reason}"`);
-    const applied = await appliedAnyway(mesh, result.orders.failedRequestIds);
-    failedCalls += result.reads.failures + result.views.failures + result.orders.failures;
-    violations += report.violations.length;
-    const p99 = readLatency(result.reads.samples, loadStarted, window);
-    const ratio = p99.during / p99.before;
-    const met = fault.p99Within === undefined || ratio <= fault.p99Within;
-    if (!met) latencyMisses++;
-    const latency = `${ms(p99.before)} → ${ms(p99.during)} (${Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : "-"}${
-      fault.p99Within === undefined ? "" : `; target ≤ ${fault.p99Within}x: ${met ? "met" : "NOT met"}`
-    })`;
-    const verdict = report.violations.length
-      ? `VIOLATED: ${report.violations.slice(0, 3).join("; ")}`
-      : `hold after ${(waitedMs / 1000).toFixed(1)} s; cancelled meanwhile: ${cancelled.join(", ") || "none"}`;
-    rows.push(row(fault.name, result, latency, recovered, verdict));
-    if (observed) notes.push(`- ${fault.name}: ${observed}.`);
-    if (result.orders.failures)
-      notes.push(
-        `- ${fault.name}: of ${result.orders.failures} failed PlaceOrder calls, ${applied} created an order anyway (each once: request ids are unique).`,
-      );
+}
+
+const leaked: number[] = [];
+try {
+  for (const natsCluster of [false, true]) {
+    const faults = chosen.filter((fault) => Boolean(fault.natsCluster) === natsCluster);
+    if (faults.length === 0) continue;
+    const drill = await startDrillMesh({
+      sagaTimeoutMs: SAGA_TIMEOUT_MS,
+      natsCluster: natsCluster ? NATS_CLUSTER_NODES : undefined,
+    });
+    try {
+      for (const fault of faults) await runFault(drill, fault);
+    } finally {
+      leaked.push(...(await drill.stop()));
+    }
   }
 } finally {
-  const leaked = await drill.stop();
   const text = [
     "# Fault suite, measured",
     "",
     `Produced by \`npm run bench:faults\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} CPUs, Node ${process.version}; the local mesh`,
-    "(every service and sidecar a process of its own, consul-dev, nats-server, PostgreSQL) on one machine, loopback only.",
+    "(every service and sidecar a process of its own, consul-dev, nats-server, PostgreSQL) on one machine, loopback only;",
+    `the JetStream cluster faults on a second such mesh whose JetStream is a cluster of ${NATS_CLUSTER_NODES} nats-servers (streams R${NATS_CLUSTER_NODES}).`,
     `Instances: ${Object.entries(REPLICAS)
       .map(([service, replicas]) => `${service} ×${replicas}`)
       .join(

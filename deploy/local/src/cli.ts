@@ -15,6 +15,8 @@ JetStream (or NATS_URL), PostgreSQL with a database per service, and every servi
   --gateway-port <n>   the gateway's HTTP port (default 8080; 0 picks a free port)
   --dashboard-port <n> the mesh dashboard's port (default 16686; 0 picks a free port)
   --log-level <level>  the services' log level (default warn; info shows every call and event)
+  --nats-cluster <n>   run JetStream as a cluster of n nats-servers (3: streams get three replicas and any one node
+                       may fail) instead of one; the services get every node's URL in NATS_URL
   --provider-failure-rate <0-1>
                        make the simulated payment gateway fail that share of calls (watch the breaker: mesh stats)
   --help, -h           show this help`;
@@ -38,7 +40,7 @@ function table(mesh: LocalMesh): string {
     ...rows.map(line),
     "",
     `consul      ${mesh.consulUrl}/ui`,
-    `nats        ${mesh.natsUrl}`,
+    `nats        ${mesh.natsUrl}${mesh.natsNodes.length ? ` (JetStream cluster of ${mesh.natsNodes.length})` : ""}`,
     `postgres    ${mesh.postgres} (databases order, inventory, payment; user mesh)`,
     `gateway     ${mesh.gatewayHttp} (Connect JSON, gRPC-Web, and gRPC over h2c)`,
     `dashboard   ${mesh.dashboardUrl} (service graph, instances, traces and saga timelines; every process traces to it)`,
@@ -66,6 +68,21 @@ function portOption(values: Record<string, string | boolean | undefined>, name: 
   return undefined;
 }
 
+/** --nats-cluster's node count (undefined: one server), or null after saying what is wrong with it. */
+function natsClusterOption(value: string | boolean | undefined): number | undefined | null {
+  if (value === undefined) return undefined;
+  const nodes = Number(value);
+  if (!(Number.isInteger(nodes) && nodes >= 3)) {
+    console.error(`local mesh: --nats-cluster must be a node count of 3 or more, got "${value}"`);
+    return null;
+  }
+  if (process.env.NATS_URL) {
+    console.error("local mesh: --nats-cluster starts a NATS cluster of its own; unset NATS_URL to use it");
+    return null;
+  }
+  return nodes;
+}
+
 async function main() {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -77,6 +94,7 @@ async function main() {
         "dashboard-port": { type: "string", default: "16686" },
         "log-level": { type: "string", default: "warn" },
         "provider-failure-rate": { type: "string", default: "0" },
+        "nats-cluster": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -97,6 +115,8 @@ async function main() {
     );
     return 2;
   }
+  const natsCluster = natsClusterOption(values["nats-cluster"]);
+  if (natsCluster === null) return 2;
   process.stdout.write(
     "starting the mesh (the first start takes a little longer: PostgreSQL initialises its data)...\n",
   );
@@ -107,6 +127,7 @@ async function main() {
       reset: Boolean(values.reset),
       consulAddress: process.env.CONSUL_HTTP_ADDR || undefined,
       natsUrl: process.env.NATS_URL || undefined,
+      natsCluster,
       gatewayPort,
       dashboardPort,
       logLevel: String(values["log-level"]),

@@ -4,7 +4,16 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { type RunningConsulDev, startConsulDev } from "@mesh/consul-dev";
-import { freePort, type RunningNatsServer, type RunningPostgres, startNatsServer, startPostgres } from "@mesh/embedded";
+import {
+  freePort,
+  type NatsClusterNode,
+  type RunningNatsCluster,
+  type RunningNatsServer,
+  type RunningPostgres,
+  startNatsCluster,
+  startNatsServer,
+  startPostgres,
+} from "@mesh/embedded";
 import { sidecarProcessArgs } from "@mesh/sidecar";
 import { paymentCardKey } from "./card-key.ts";
 import { type ManagedProcess, startProcess } from "./child-process.ts";
@@ -22,6 +31,11 @@ export interface LocalMeshOptions {
   consulAddress?: string;
   /** Use this NATS (NATS_URL) instead of starting a private nats-server. */
   natsUrl?: string;
+  /**
+   * Run JetStream as a cluster of this many private nats-servers instead of one (3: streams get three replicas and
+   * any one node may fail); the services get every node's URL.
+   */
+  natsCluster?: number;
   /** The gateway's HTTP port; 0 picks a free one. */
   gatewayPort: number;
   /** The dashboard's port (its page, trace API and OTLP receiver); 0 or absent picks a free one. */
@@ -55,7 +69,10 @@ export interface InstanceInfo {
 
 export interface LocalMesh {
   readonly consulUrl: string;
+  /** NATS_URL as the services have it: one server's URL, or every cluster node's, comma-separated. */
   readonly natsUrl: string;
+  /** The nodes of the mesh's own NATS cluster (natsCluster), each to kill and restart in drills; else none. */
+  readonly natsNodes: readonly NatsClusterNode[];
   readonly postgres: string | undefined;
   /** Each service's database URL. */
   readonly databaseUrls: { order: string; inventory: string; payment: string };
@@ -69,7 +86,7 @@ export interface LocalMesh {
   readonly descriptorImage: string;
   /** Resolves once every instance passes its health check in Consul; rejects after timeoutMs naming what is not. */
   waitHealthy(timeoutMs: number): Promise<void>;
-  /** Stops the mesh's own nats-server, waits pauseMs, and starts it again on the same port and data. */
+  /** Stops the mesh's own nats-server, waits pauseMs, and starts it again on the same port and data (one server only). */
   restartNats(pauseMs: number): Promise<void>;
   /** Stops the mesh's own PostgreSQL (fast shutdown), waits pauseMs, and starts it again on the same port and data. */
   restartPostgres(pauseMs: number): Promise<void>;
@@ -193,11 +210,13 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
   const address = portAllocator();
   let consul: RunningConsulDev | undefined;
   let nats: RunningNatsServer | undefined;
+  let natsCluster: RunningNatsCluster | undefined;
   let postgres: RunningPostgres | undefined;
   const stopAll = async () => {
     // Sidecars first would refuse calls the apps still make; stop in reverse start order (callers before callees).
     for (const each of [...processes].reverse()) await each.stop();
     await nats?.stop();
+    await natsCluster?.stop();
     await postgres?.stop();
     await consul?.stop();
   };
@@ -210,10 +229,15 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       : (consul as RunningConsulDev).url;
     // Deny by default, the shop's call graph allowed: sidecars enforce these from their first call.
     await applyIntentions(consulUrl, meshIntentions());
-    nats = options.natsUrl
-      ? undefined
-      : await startNatsServer({ dataDir: join(options.dataDir, "nats"), monitor: false });
-    const natsUrl = options.natsUrl ?? (nats as RunningNatsServer).url;
+    if (!options.natsUrl && options.natsCluster) {
+      natsCluster = await startNatsCluster({
+        dataDir: join(options.dataDir, "nats-cluster"),
+        nodes: options.natsCluster,
+      });
+    } else if (!options.natsUrl) {
+      nats = await startNatsServer({ dataDir: join(options.dataDir, "nats"), monitor: false });
+    }
+    const natsUrl = options.natsUrl ?? natsCluster?.url ?? (nats as RunningNatsServer).url;
     const startDatabases = (port?: number) =>
       startPostgres({ dataDir: join(options.dataDir, "postgres"), databases: ["order", "inventory", "payment"], port });
     postgres = await startDatabases();
@@ -319,16 +343,23 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     return {
       consulUrl,
       natsUrl,
+      natsNodes: natsCluster?.nodes ?? [],
       postgres: `${pg.host}:${pg.port}`,
       databaseUrls: { order: pg.url("order"), inventory: pg.url("inventory"), payment: pg.url("payment") },
       pids: () =>
-        [...processes.map((each) => each.child.pid ?? 0), nats?.pid ?? 0, postgres?.pid ?? 0].filter((pid) => pid > 0),
+        [
+          ...processes.map((each) => each.child.pid ?? 0),
+          nats?.pid ?? 0,
+          ...(natsCluster?.nodes.map((node) => node.pid) ?? []),
+          postgres?.pid ?? 0,
+        ].filter((pid) => pid > 0),
       gatewayHttp: `http://${gatewayHttp}`,
       dashboardUrl,
       instances,
       descriptorImage: image,
       waitHealthy: (timeoutMs) => waitHealthy(consulUrl, expected, processes, timeoutMs),
       async restartNats(pauseMs) {
+        if (natsCluster) throw new Error("NATS is a cluster here: restart one of its nodes (natsNodes)");
         if (!nats) throw new Error("NATS is not the mesh's own (NATS_URL was given): restart it where it runs");
         await nats.stop();
         await sleep(pauseMs);
