@@ -17,7 +17,8 @@ export interface PulledMessages extends AsyncIterable<JsMsg> {
  * the consumer up; while the new leader is being elected that look-up waits out the request timeout and then backs
  * off, and after a reconnect nothing watches the heartbeats until a look-up succeeds: consuming stalled up to 17 s
  * in the cluster drill. So when neither a message nor a heartbeat comes for SILENCE_MS while we wait for one, this
- * consumes afresh, which pulls at once (and again after SILENCE_MS until a leader answers).
+ * consumes afresh, which pulls at once (and again after SILENCE_MS until a leader answers). A delivery that arrives
+ * just as the old consume stops is redelivered after the consumer's ack wait: late, never lost.
  */
 export function pullMessages(consumer: Consumer, maxMessages: number, onStalled: () => void): PulledMessages {
   let current: ConsumerMessages | undefined;
@@ -46,8 +47,16 @@ export function pullMessages(consumer: Consumer, maxMessages: number, onStalled:
 async function* untilStalled(batch: ConsumerMessages): AsyncGenerator<JsMsg, boolean> {
   let waitingSince: number | undefined;
   let stalled = false;
+  let lastTick = Date.now();
   const watchdog = setInterval(() => {
-    if (waitingSince !== undefined && Date.now() - waitingSince > SILENCE_MS) {
+    const now = Date.now();
+    const late = now - lastTick > 2 * WATCH_INTERVAL_MS;
+    lastTick = now;
+    if (waitingSince === undefined) return;
+    // A process too busy to run this on time may not have read what arrived meanwhile either: stopping now would drop
+    // deliveries (redelivered only after the ack wait), so silence counts from here.
+    if (late) waitingSince = now;
+    else if (now - waitingSince > SILENCE_MS) {
       stalled = true;
       batch.stop();
     }
