@@ -93,6 +93,8 @@ export async function startDrillMesh(options: {
   sagaTimeoutMs: number;
   /** Run JetStream as a cluster of this many nats-servers (see LocalMeshOptions.natsCluster). */
   natsCluster?: number;
+  postgresSettings?: Readonly<Record<string, string>>;
+  tracing?: boolean;
 }): Promise<DrillMesh> {
   const dataDir = await mkdtemp(join(tmpdir(), "mesh-drill-"));
   const mesh = await startLocalMesh({
@@ -104,6 +106,8 @@ export async function startDrillMesh(options: {
     replicas: REPLICAS,
     sagaTimeoutMs: options.sagaTimeoutMs,
     natsCluster: options.natsCluster,
+    postgresSettings: options.postgresSettings,
+    tracing: options.tracing,
   });
   const client = await startClientSidecar(mesh, dataDir).catch(async (error: unknown) => {
     await mesh.stop();

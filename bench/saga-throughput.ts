@@ -1,105 +1,103 @@
-// Completed sagas per second and saga completion latency, on this machine, through the real shop: a private
-// nats-server and PostgreSQL, the services with their sidecars, orders placed with a fixed number in flight.
+// Completed sagas per second, saga completion latency, and where each saga's cost goes, on this machine, through
+// the real shop: a private nats-server and PostgreSQL, the services with their sidecars, orders placed with a fixed
+// number in flight.
 //
-//   npm run bench:saga             full run (about 40 s), writes bench/results/saga-throughput.md
-//   npm run bench:saga -- --quick  a short run, for checking that the script works
+//   npm run bench:saga                     every service and sidecar in one process (about 40 s),
+//                                          writes bench/results/saga-throughput.md
+//   npm run bench:saga -- --mesh           the local mesh, a process per service and sidecar, two instances of each,
+//                                          writes bench/results/saga-throughput-mesh.md
+//   npm run bench:saga -- --quick          a short run of either, for checking that the script works (prints only)
 //
-// Completion is seen on the event stream (OrderConfirmed or OrderCancelled for the order), not by polling.
-import { randomUUID } from "node:crypto";
+// Completion is seen on the event stream (OrderConfirmed or OrderCancelled for the order), not by polling. After
+// the load, an idle saga (one order, nothing else in flight) is timed too. Per completed saga, the report splits
+// CPU milliseconds by process and counts each service database's statements (every one a round trip).
 import { cpus } from "node:os";
-import { DEMO_PRODUCTS } from "@mesh/inventory";
-import { connect } from "@nats-io/transport-node";
-import { checkInvariants } from "../test/shop/invariants.ts";
-import { startShopMesh } from "../test/shop/shop-mesh.ts";
+import { parseArgs } from "node:util";
 import { publishReport } from "./publish-report.ts";
+import { type CostReport, measureCost } from "./saga-cost-report.ts";
+import { runSagaLoad, type SagaLoadResult } from "./saga-load.ts";
+import { inProcessShop, meshShop, type SagaTarget } from "./saga-targets.ts";
 
-const quick = process.argv.includes("--quick");
+const { values: args } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, mesh: { type: "boolean", default: false } },
+});
 const IN_FLIGHT = 32;
-const SECONDS = quick ? 5 : 30;
+const SECONDS = args.quick ? 5 : 30;
+const WARMUP_SECONDS = args.quick ? 1 : 5;
+const IDLE_SAGAS = args.quick ? 5 : 20;
 
-const shop = await startShopMesh({ sagaTimeoutMs: 30_000 });
-try {
-  // Plenty of stock, so every saga runs its whole course to CONFIRMED.
-  const initialStock = new Map(DEMO_PRODUCTS.map((product) => [product.productId, product.available]));
-  await shop.inventory.adjustStock({
-    adjustmentId: randomUUID(),
-    productId: "sku-mug",
-    delta: 1_000_000n,
-    reason: "bench",
-  });
-  initialStock.set("sku-mug", (initialStock.get("sku-mug") ?? 0) + 1_000_000);
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
 
-  const nc = await connect({ servers: shop.nats.url });
-  const started = new Map<string, number>();
-  const latencies: number[] = [];
-  let cancelled = 0;
-  let waiting: (() => void)[] = [];
-  const subscription = nc.subscribe("shop.order.>");
-  const watching = (async () => {
-    for await (const message of subscription) {
-      if (message.subject !== "shop.order.confirmed" && message.subject !== "shop.order.cancelled") continue;
-      const orderId = message.headers?.get("Shop-Correlation-Id") ?? "";
-      const at = started.get(orderId);
-      if (at === undefined) continue;
-      started.delete(orderId);
-      latencies.push(performance.now() - at);
-      if (message.subject === "shop.order.cancelled") cancelled++;
-      waiting.shift()?.();
-    }
-  })();
+function throughputRows(load: SagaLoadResult, idle: number[], invariants: string[]) {
+  const sorted = [...load.latencies].sort((a, b) => a - b);
+  const idleSorted = [...idle].sort((a, b) => a - b);
+  return [
+    "| completed sagas | per second | confirmed | cancelled | p50 ms | p99 ms | max ms | idle saga p50 ms | invariants after the run |",
+    "|---|---|---|---|---|---|---|---|---|",
+    `| ${sorted.length} | ${(sorted.length / load.seconds).toFixed(1)} | ${sorted.length - load.cancelled} | ${load.cancelled} | ` +
+      `${percentile(sorted, 0.5).toFixed(1)} | ${percentile(sorted, 0.99).toFixed(1)} | ${(sorted.at(-1) ?? 0).toFixed(1)} | ` +
+      `${percentile(idleSorted, 0.5).toFixed(1)} | ${invariants.length ? `VIOLATED: ${invariants.slice(0, 3).join("; ")}` : "hold"} |`,
+  ];
+}
 
-  const placeOne = async () => {
-    const done = new Promise<void>((resolveDone) => waiting.push(resolveDone));
-    const t0 = performance.now();
-    // As the gateway does: the card goes to payment for a token, the order carries only the token.
-    const { order } = await shop.order.createOrder({
-      requestId: randomUUID(),
-      customerId: "bench",
-      lines: [{ productId: "sku-mug", quantity: 1 }],
-      ...(await shop.tokenize("4242424242424242")),
-      currency: "USD",
-    });
-    started.set(order?.orderId ?? "", t0);
-    await done;
-  };
-
-  const t0 = performance.now();
-  const deadline = t0 + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (performance.now() < deadline) await placeOne();
+function costRows(cost: CostReport, sagas: number) {
+  const perSaga = (n: number) => (n / Math.max(1, sagas)).toFixed(2);
+  const cpuTotal = [...cost.cpuMs.values()].reduce((a, b) => a + b, 0);
+  return [
+    "CPU per completed saga, by process (user + system, from /proc):",
+    "",
+    "| process | CPU ms per saga |",
+    "|---|---|",
+    ...[...cost.cpuMs].sort((a, b) => b[1] - a[1]).map(([name, ms]) => `| ${name} | ${perSaga(ms)} |`),
+    `| **all** | **${perSaga(cpuTotal)}** |`,
+    "",
+    "Statements per completed saga, by service database (pg_stat_statements; each is a round trip; BEGIN and COMMIT count):",
+    "",
+    "| database | statements per saga | of which (calls per saga, the most frequent first) |",
+    "|---|---|---|",
+    ...[...cost.statements].map(([database, statements]) => {
+      const total = statements.reduce((sum, each) => sum + each.calls, 0);
+      const top = statements
+        .filter((each) => each.calls / sagas >= 0.05)
+        .map((each) => `${perSaga(each.calls)} \`${each.query.slice(0, 90).replaceAll("|", "\\|")}\``)
+        .join("<br>");
+      return `| ${database} | ${perSaga(total)} | ${top} |`;
     }),
-  );
-  const elapsed = (performance.now() - t0) / 1000;
-  waiting = [];
-  await subscription.drain();
-  await watching;
-  await nc.close();
+  ];
+}
 
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  let report = await checkInvariants(shop.databaseUrls, initialStock, () => shop.provider.ledger());
-  for (let i = 0; i < 50 && report.violations.length; i++) {
-    await new Promise((r) => setTimeout(r, 200));
-    report = await checkInvariants(shop.databaseUrls, initialStock, () => shop.provider.ledger());
-  }
+async function run(target: SagaTarget) {
+  await runSagaLoad(target, { inFlight: IN_FLIGHT, seconds: WARMUP_SECONDS });
+  const { load, cost } = await measureCost(target, () =>
+    runSagaLoad(target, { inFlight: IN_FLIGHT, seconds: SECONDS }),
+  );
+  const idle = await runSagaLoad(target, { inFlight: 1, sagas: IDLE_SAGAS });
+  const report = await target.settle();
   const lines = [
-    "# Saga throughput, measured",
+    `# Saga throughput${args.mesh ? " on the process-per-service mesh" : ""}, measured`,
     "",
-    `Produced by \`npm run bench:saga${quick ? " -- --quick" : ""}\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} CPUs ` +
-      `(${cpus()[0]?.model.trim()}), Node ${process.version}; every process of the shop (services, sidecars, nats-server, PostgreSQL, this load) on the same machine.`,
+    `Produced by \`npm run bench:saga${args.mesh ? " -- --mesh" : ""}${args.quick ? " --quick" : ""}\` on ${new Date().toISOString().slice(0, 10)}: ` +
+      `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}; ${target.description}; all on the same machine.`,
     "",
-    `Load: ${IN_FLIGHT} orders in flight for ${SECONDS} s, one line each; a saga is complete when OrderConfirmed (or OrderCancelled) for it is on the stream.`,
+    `Load: ${IN_FLIGHT} orders in flight for ${SECONDS} s (after ${WARMUP_SECONDS} s of warm-up), one line each; a saga is complete when OrderConfirmed (or OrderCancelled) for it is on the stream.`,
+    `Then ${IDLE_SAGAS} orders one at a time with nothing else in flight: the idle saga.`,
     "Each saga crosses: CreateOrder (order -> inventory through the sidecar for prices), OrderCreated -> inventory reserves -> payment charges the",
-    "gateway through its sidecar -> order confirms -> inventory commits: four database transactions with outbox rows and five events.",
+    "gateway through its sidecar -> order confirms -> inventory commits: database transactions with outbox rows and five events.",
     "",
-    "| completed sagas | per second | confirmed | cancelled | p50 ms | p99 ms | max ms | invariants after the run |",
-    "|---|---|---|---|---|---|---|---|",
-    `| ${latencies.length} | ${(latencies.length / elapsed).toFixed(1)} | ${latencies.length - cancelled} | ${cancelled} | ${at(0.5).toFixed(1)} | ${at(0.99).toFixed(1)} | ${(latencies.at(-1) ?? 0).toFixed(1)} | ${report.violations.length ? `VIOLATED: ${report.violations.slice(0, 3).join("; ")}` : "hold"} |`,
+    ...throughputRows(load, idle.latencies, report.violations),
+    "",
+    ...costRows(cost, load.latencies.length),
     "",
   ];
-  const text = lines.join("\n");
-  await publishReport("saga-throughput", text, !quick);
+  await publishReport(args.mesh ? "saga-throughput-mesh" : "saga-throughput", lines.join("\n"), !args.quick);
+}
+
+const SAGA_TIMEOUT_MS = 30_000;
+const target = args.mesh ? await meshShop(SAGA_TIMEOUT_MS) : await inProcessShop(SAGA_TIMEOUT_MS);
+try {
+  await run(target);
 } finally {
-  await shop.stop();
+  await target.stop();
 }

@@ -60,6 +60,8 @@ export interface ShopMesh {
   /** Stops PostgreSQL (every service's database) and starts it again on the same port after pauseMs. */
   restartPostgres(pauseMs: number): Promise<void>;
   databaseUrls: { order: string; inventory: string; payment: string };
+  /** PostgreSQL's postmaster, and a URL of its maintenance database (for the benchmarks' accounting). */
+  postgres: { pid: number; adminUrl: string };
   stop(): Promise<void>;
 }
 
@@ -68,6 +70,8 @@ export async function startShopMesh(options: {
   sagaTimeoutMs: number;
   /** Run JetStream as a cluster of this many nats-servers (streams then get three replicas) instead of one. */
   natsCluster?: number;
+  /** PostgreSQL server settings (see startPostgres). */
+  postgresSettings?: Readonly<Record<string, string>>;
 }): Promise<ShopMesh> {
   const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const catalog = shopCatalog();
@@ -78,7 +82,11 @@ export async function startShopMesh(options: {
     : undefined;
   let nats = natsCluster ? undefined : await startNatsServer({ dataDir: join(workDir, "nats") });
   const natsUrl = natsCluster?.url ?? (nats as RunningNatsServer).url;
-  const postgresOptions = { dataDir: join(workDir, "postgres"), databases: ["order", "inventory", "payment"] };
+  const postgresOptions = {
+    dataDir: join(workDir, "postgres"),
+    databases: ["order", "inventory", "payment"],
+    settings: options.postgresSettings,
+  };
   let postgres = await startPostgres(postgresOptions);
   const databases = {
     order: postgres.url("order"),
@@ -167,6 +175,9 @@ export async function startShopMesh(options: {
       postgres = await startPostgres({ ...postgresOptions, port: postgres.port });
     },
     databaseUrls: databases,
+    get postgres() {
+      return { pid: postgres.pid, adminUrl: postgres.url("postgres") };
+    },
     async stop() {
       await gateway.stop();
       await order.stop(500);

@@ -16,6 +16,8 @@ export interface PostgresOptions {
   port?: number;
   /** Called with each line PostgreSQL logs; silent by default. */
   onLog?: (line: string) => void;
+  /** Server settings (`-c name=value`), for example a preloaded library a benchmark reads. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export interface RunningPostgres {
@@ -90,7 +92,13 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     persistent: true,
     createPostgresUser: asRoot,
     // Listen on loopback only, with the socket in the data directory: never near a system PostgreSQL's socket.
-    postgresFlags: ["-h", HOST, "-k", clusterDir],
+    postgresFlags: [
+      "-h",
+      HOST,
+      "-k",
+      clusterDir,
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    ],
     onLog: (line) => {
       recent = (recent + line).slice(-600);
       options.onLog?.(line);

@@ -48,6 +48,10 @@ export interface LocalMeshOptions {
   sagaTimeoutMs?: number;
   /** Share (0-1) of the payment gateway's calls that fail with UNAVAILABLE: a drill for retries and breakers. */
   providerFailureRate?: number;
+  /** Whether every process traces to the dashboard (default true); benchmarks of throughput turn it off. */
+  tracing?: boolean;
+  /** PostgreSQL server settings (see startPostgres), for example a library a benchmark reads. */
+  postgresSettings?: Readonly<Record<string, string>>;
   /** Instances per service, where they differ from the topology's (for failover drills). */
   replicas?: Partial<Record<string, number>>;
 }
@@ -239,7 +243,12 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     }
     const natsUrl = options.natsUrl ?? natsCluster?.url ?? (nats as RunningNatsServer).url;
     const startDatabases = (port?: number) =>
-      startPostgres({ dataDir: join(options.dataDir, "postgres"), databases: ["order", "inventory", "payment"], port });
+      startPostgres({
+        dataDir: join(options.dataDir, "postgres"),
+        databases: ["order", "inventory", "payment"],
+        port,
+        settings: options.postgresSettings,
+      });
     postgres = await startDatabases();
     const pg = postgres;
     const gatewayHttp = options.gatewayPort ? `127.0.0.1:${options.gatewayPort}` : await address();
@@ -254,7 +263,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     );
     processes.push(dashboard);
     await waitForDashboard(dashboardUrl, dashboard);
-    const tracing = tracingEnv(dashboardUrl);
+    const tracing = options.tracing === false ? {} : tracingEnv(dashboardUrl);
 
     const instances: InstanceInfo[] = [];
     // The first gateway serves HTTP on the announced port, any further one on a port of its own.
