@@ -19,6 +19,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { freePort } from "@mesh/embedded";
 import { startEchoServer, steadyLoad } from "@mesh/kit/testing";
+import { serviceBundle } from "@mesh/local";
 import { EchoService } from "@mesh/proto/mesh/echo/v1/echo_pb";
 import { sidecarProcessArgs } from "@mesh/sidecar";
 import { HANDSHAKE_TIMEOUT_MS, runTlsCases, stalledClosedInTime, tlsPassed, tlsReport } from "./hostile-tls.ts";
@@ -99,7 +100,7 @@ async function main() {
       env: { ...process.env, LOG_LEVEL: "silent" },
     });
     // The gateway's backends are unreachable on purpose: the edge must still answer every request precisely.
-    const gateway = spawn(process.execPath, ["--import", "tsx", join(ROOT, "services/gateway/src/main.ts")], {
+    const gateway = spawn(process.execPath, [await serviceBundle(ROOT, "gateway")], {
       stdio: "ignore",
       env: {
         ...process.env,

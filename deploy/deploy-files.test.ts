@@ -32,6 +32,12 @@ interface ComposeService {
   depends_on?: Record<string, { condition?: string }>;
 }
 
+/**
+ * How the image runs a service: its build (scripts/build.mjs), which needs no TypeScript loader, and which the image
+ * holds (checked below).
+ */
+const appCommand = (service: string) => ["node", `services/${service}/dist/main.mjs`];
+
 /** The compose file's JetStream cluster. */
 const NATS_NODES = ["nats-1", "nats-2", "nats-3"];
 
@@ -173,14 +179,14 @@ describe("deploy/compose", () => {
     services: Record<string, ComposeService>;
   };
 
-  it("runs every instance of the shop as an app with a sidecar in its network namespace", () => {
+  it("runs every instance of the shop as an app from its build, with a sidecar in its network namespace", () => {
     const expected = SHOP.flatMap((plan) =>
       plan.instances > 1
-        ? Array.from({ length: plan.instances }, (_, i) => `${plan.service}-${i + 1}`)
-        : [plan.service],
+        ? Array.from({ length: plan.instances }, (_, i) => [`${plan.service}-${i + 1}`, plan.service] as const)
+        : [[plan.service, plan.service] as const],
     );
-    for (const name of expected) {
-      expect(compose.services[name]?.command?.join(" ")).toMatch(/services\/\w+\/src\/main\.ts$/);
+    for (const [name, service] of expected) {
+      expect(compose.services[name]?.command).toEqual(appCommand(service));
       expect(compose.services[`${name}-sidecar`]?.network_mode).toBe(`service:${name}`);
     }
     for (const infra of ["consul", ...NATS_NODES, "postgres"]) expect(compose.services[infra]).toBeDefined();
@@ -339,12 +345,29 @@ describe("deploy/compose", () => {
 
   it("exports every app's and sidecar's traces to Jaeger", () => {
     const processes = Object.entries(compose.services).filter(([, service]) =>
-      /services\/\w+\/src\/main\.ts|sidecar\/bin\/mesh-sidecar\.js/.test(service.command?.join(" ") ?? ""),
+      /services\/\w+\/dist\/main\.mjs|sidecar\/bin\/mesh-sidecar\.js/.test(service.command?.join(" ") ?? ""),
     );
     expect(processes).toHaveLength(2 * SHOP.reduce((sum, plan) => sum + plan.instances, 0));
     for (const [name, service] of processes) {
       expect(service.environment, name).toMatchObject(OTEL);
       expect(service.depends_on?.jaeger, name).toBeDefined();
+    }
+  });
+});
+
+describe("Dockerfile", () => {
+  const stages = readFileSync(join(here, "../Dockerfile"), "utf8")
+    .split(/^FROM /m)
+    .slice(1);
+  const [build, runtime] = [stages[0] ?? "", stages.at(-1) ?? ""];
+
+  it("builds the bundles with the development tools, and runs them with production dependencies only", () => {
+    expect(stages.length).toBeGreaterThan(1);
+    // A plain npm ci installs esbuild and runs `prepare`, the build.
+    expect(build).toMatch(/npm ci(?! [^\n]*--omit=dev)/);
+    expect(runtime).toMatch(/npm ci [^\n]*--omit=dev/);
+    for (const dist of ["sidecar/dist", ...SHOP.map((plan) => `services/${plan.service}/dist`)]) {
+      expect(runtime, dist).toMatch(new RegExp(`^COPY --from=\\S+ [^\\n]*/app/${dist} ${dist}$`, "m"));
     }
   });
 });
@@ -374,6 +397,7 @@ describe("deploy/k8s", () => {
     for (const deployment of shopDeployments()) {
       const [app, sidecar] = deployment.spec.template.spec.containers;
       expect([app.name, sidecar.name]).toEqual(["app", "sidecar"]);
+      expect(app.command).toEqual(appCommand(deployment.metadata.name));
       expect(sidecar.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "health" });
       expect(sidecar.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "health" });
       expect(sidecar.ports).toContainEqual({ name: "health", containerPort: HEALTH_PORT });

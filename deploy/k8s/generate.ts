@@ -169,7 +169,7 @@ for (const plan of SHOP) {
               {
                 name: "app",
                 image: IMAGE,
-                command: ["node", "--import", "tsx", `services/${service}/src/main.ts`],
+                command: ["node", `services/${service}/dist/main.mjs`],
                 env: appEnv(service, plan.database, plan.calls.length > 0),
                 ...(service === "gateway" ? { ports: [{ name: "http", containerPort: 8080 }] } : {}),
                 resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },

@@ -18,6 +18,7 @@ import { sidecarProcessArgs } from "@mesh/sidecar";
 import { paymentCardKey } from "./card-key.ts";
 import { type ManagedProcess, startProcess } from "./child-process.ts";
 import { applyIntentions, meshIntentions } from "./intentions.ts";
+import { serviceBundle } from "./service-bundle.ts";
 import { type ServicePlan, SHOP, servesOf } from "./topology.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
@@ -206,6 +207,10 @@ async function waitHealthy(
 
 /** Starts the whole mesh on this machine; see LocalMeshOptions. Partial starts are stopped again on failure. */
 export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMesh> {
+  // Every app runs from its build: checked before anything starts, so a missing or stale one stops nothing midway.
+  const bundles = new Map(
+    await Promise.all(SHOP.map(async (plan) => [plan.service, await serviceBundle(ROOT, plan.service)] as const)),
+  );
   if (options.reset) await rm(options.dataDir, { recursive: true, force: true });
   await mkdir(join(options.dataDir, "sidecars"), { recursive: true });
   // PostgreSQL runs as its own user when started as root; it must be able to enter the data directory.
@@ -305,15 +310,9 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
         };
         const configPath = join(options.dataDir, "sidecars", `${name}.json`);
         await writeFile(configPath, JSON.stringify(sidecarConfig, null, 2));
-        const main = join(ROOT, "services", plan.service, "src/main.ts");
+        const main = bundles.get(plan.service) as string;
         const startApp = (extra: NodeJS.ProcessEnv = {}) =>
-          startProcess(
-            name,
-            node,
-            ["--import", "tsx", main],
-            { ...env(plan, app, http, outbound), ...extra },
-            options.write,
-          );
+          startProcess(name, node, [main], { ...env(plan, app, http, outbound), ...extra }, options.write);
         const startSidecar = () =>
           startProcess(
             `${name} sidecar`,
