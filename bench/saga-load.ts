@@ -1,5 +1,6 @@
 // Orders placed with a fixed number in flight, each waited for until its saga ends: OrderConfirmed or
 // OrderCancelled for it on the event stream (the order id is the events' correlation id).
+import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import type { SagaTarget } from "./saga-targets.ts";
 
@@ -16,8 +17,11 @@ export interface SagaLoadResult {
   latencies: number[];
   cancelled: number;
   seconds: number;
+  /** Orders whose placing failed, by error message: their sagas are not waited for. */
+  failedPlacements: Map<string, number>;
 }
 
+const FAILED_PLACEMENT_PAUSE_MS = 200;
 const ENDS = new Set(["shop.order.confirmed", "shop.order.cancelled"]);
 
 export async function runSagaLoad(target: SagaTarget, options: SagaLoadOptions): Promise<SagaLoadResult> {
@@ -35,14 +39,20 @@ export async function runSagaLoad(target: SagaTarget, options: SagaLoadOptions):
     },
   });
   await nc.flush();
-  const result: SagaLoadResult = { latencies: [], cancelled: 0, seconds: 0 };
+  const result: SagaLoadResult = { latencies: [], cancelled: 0, seconds: 0, failedPlacements: new Map() };
   const t0 = performance.now();
   const deadline = t0 + (options.seconds ?? Number.POSITIVE_INFINITY) * 1000;
   let remaining = options.sagas ?? Number.POSITIVE_INFINITY;
 
-  const placeOne = async () => {
+  const placeOne = async (): Promise<void> => {
     const started = performance.now();
-    const orderId = await target.placeOrder();
+    const orderId = await target.placeOrder().catch((error: unknown) => {
+      const message = (error as Error).message;
+      result.failedPlacements.set(message, (result.failedPlacements.get(message) ?? 0) + 1);
+      return undefined;
+    });
+    // A client whose order failed waits a moment before its next, as a real one would: no hot loop of failures.
+    if (orderId === undefined) return sleep(FAILED_PLACEMENT_PAUSE_MS);
     const subject = early.get(orderId) ?? (await new Promise<string>((resolve) => ended.set(orderId, resolve)));
     early.delete(orderId);
     ended.delete(orderId);

@@ -42,6 +42,20 @@ function throughputRows(load: SagaLoadResult, idle: number[], invariants: string
   ];
 }
 
+/** Orders that could not be placed (each is a failed call through the mesh), or nothing when there were none. */
+function failedPlacementLines(...runs: SagaLoadResult[]) {
+  const failures = new Map<string, number>();
+  for (const run of runs)
+    for (const [message, count] of run.failedPlacements) failures.set(message, (failures.get(message) ?? 0) + count);
+  if (failures.size === 0) return [];
+  return [
+    "Orders that could not be placed (not counted above):",
+    "",
+    ...[...failures].map(([message, count]) => `- ${count} × ${message}`),
+    "",
+  ];
+}
+
 function costRows(cost: CostReport, sagas: number) {
   const perSaga = (n: number) => (n / Math.max(1, sagas)).toFixed(2);
   const cpuTotal = [...cost.cpuMs.values()].reduce((a, b) => a + b, 0);
@@ -88,6 +102,7 @@ async function run(target: SagaTarget) {
     "",
     ...throughputRows(load, idle.latencies, report.violations),
     "",
+    ...failedPlacementLines(load, idle),
     ...costRows(cost, load.latencies.length),
     "",
   ];
