@@ -46,7 +46,7 @@ export interface RunningService {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Runs work in one transaction and wakes the outbox relay once it commits, so its events go out at once. */
+/** Runs work in one transaction and hands the events it wrote to the outbox relay once it commits: they go out at once. */
 export async function transaction<T>(context: ServiceContext, work: (em: EntityManager) => Promise<T>): Promise<T> {
   const { result, events } = await transactionWithEvents(context.orm, work);
   context.relay.publishCommitted(events);
