@@ -17,6 +17,7 @@ import {
   implement,
   meshClient,
   OutboxEvent,
+  RetryLaterError,
   type RunningService,
   startService,
   startTracing,
@@ -170,6 +171,8 @@ describe("one order's saga is one trace", () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let service: RunningService;
   const applied: string[] = [];
+  /** Orders whose first delivery the consumer defers (RetryLaterError). */
+  const deferOnce = new Set<string>();
 
   beforeAll(async () => {
     database = await createTestDatabase(inject("databaseUrls").order, "kit_tracing");
@@ -207,7 +210,9 @@ describe("one order's saga is one trace", () => {
         {
           name: consumerName,
           subject,
-          handler: handleEvent(OrderCreatedSchema, async (em, message) => {
+          handler: handleEvent(OrderCreatedSchema, async (em, message, event) => {
+            if (deferOnce.has(message.orderId) && event.deliveryCount === 1)
+              throw new RetryLaterError("the card gateway is away", 50);
             await em.execute("select 1");
             applied.push(message.orderId);
           }),
@@ -266,5 +271,21 @@ describe("one order's saga is one trace", () => {
     expect(applied).toContain(orderId);
     const consumerQueries = databaseSpans.filter((span) => parentOf(span) === idOf(consumerSpan));
     expect(consumerQueries.some((span) => statementOf(span).includes("select 1"))).toBe(true);
+  });
+
+  it("shows a deferred delivery as its own consumer span, outcome deferred with the reason, then the one applied", async () => {
+    const orderId = randomUUID();
+    deferOnce.add(orderId);
+    await plainEchoClient(service.server.address).write({ message: orderId });
+    const ofOrder = () =>
+      named(`process ${subject}`, SpanKind.CONSUMER).filter((span) => span.attributes["shop.order_id"] === orderId);
+    const [deferred, appliedSpan] = await until(() => (ofOrder().length === 2 ? ofOrder() : undefined));
+    expect(deferred?.attributes).toMatchObject({
+      "shop.event.outcome": "deferred",
+      "shop.event.deferred_reason": "the card gateway is away",
+    });
+    expect(deferred?.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(appliedSpan?.attributes["shop.event.outcome"]).toBe("applied");
+    expect(applied).toContain(orderId);
   });
 });
