@@ -7,7 +7,7 @@ import { formatGrpcTimeout } from "../grpc/timeout.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
 import { type AttemptListener, type AttemptResult, startAttempt } from "../proxy/attempt.ts";
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
-import { type DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
+import type { DownstreamCall } from "../proxy/downstream-call.ts";
 import type { GrpcRequest } from "../proxy/grpc-request.ts";
 import { aimRequest, callerTraceparent, setTraceparent, shedResponse } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
@@ -138,7 +138,7 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
     this.release(result);
     if (!result.committed && !result.cancelled) {
       if (result.neverProcessed) call.refuse();
-      else if (result.uncommittedResponse) call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, 1));
+      else if (result.uncommittedResponse) call.relayAnswer(result.uncommittedResponse, 1);
       else call.fail(result.code, result.message);
     }
     if (result.cancelled) this.finish(this.abandonedCode());

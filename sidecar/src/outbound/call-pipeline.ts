@@ -10,7 +10,7 @@ import { formatGrpcTimeout } from "../grpc/timeout.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
 import { type AttemptHandle, type AttemptListener, type AttemptResult, startAttempt } from "../proxy/attempt.ts";
 import { enforceDeadline } from "../proxy/deadline-timer.ts";
-import { type DownstreamCall, trailersOnlyFrom } from "../proxy/downstream-call.ts";
+import type { DownstreamCall } from "../proxy/downstream-call.ts";
 import type { GrpcRequest } from "../proxy/grpc-request.ts";
 import { aimRequest, callerTraceparent, setTraceparent } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
@@ -428,8 +428,7 @@ export class OutboundRun implements BulkheadWaiter {
       return;
     }
     if (!result.committed) {
-      if (result.uncommittedResponse)
-        call.respondTrailersOnly(trailersOnlyFrom(result.uncommittedResponse, this.attempt));
+      if (result.uncommittedResponse) call.relayAnswer(result.uncommittedResponse, this.attempt);
       else call.fail(result.code, result.message, this.attempt);
     }
     this.end(result.code, result.message);

@@ -24,10 +24,19 @@ export interface AttemptRequest {
   hedge: boolean;
 }
 
+/**
+ * An upstream's answer that carried no message: its end-to-end response headers (undefined when it answered
+ * trailers-only) and trailers, to pass on framed as the upstream framed them.
+ */
+export interface UpstreamAnswer {
+  headers: HeaderList | undefined;
+  trailers: HeaderList;
+}
+
 /** An attempt's outcome, with the upstream's own answer when it ended before any data reached the caller. */
 export interface AttemptResult extends AttemptOutcome {
-  /** The upstream's end-to-end headers and trailers, to pass on unchanged as a trailers-only response. */
-  uncommittedResponse?: HeaderList;
+  /** The upstream's end-to-end headers and trailers, to pass on unchanged (see DownstreamCall.relayAnswer). */
+  uncommittedResponse?: UpstreamAnswer;
 }
 
 function describeClose(stream: H2Stream): string {
@@ -185,19 +194,19 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
       this.settle({ code, message, committed: true, neverProcessed: false, transportFailure: false, cancelled: false });
       return;
     }
-    const uncommittedResponse = this.responseHeaders ?? new HeaderList();
-    for (let i = 0; i < trailers.length; i++) {
-      uncommittedResponse.push(trailers.name(i), trailers.value(i), trailers.isNeverIndexed(i));
-    }
+    // Headers and trailers stay apart: merged into one trailers-only block, a field the upstream sent in both (an
+    // app that copies a failed backend call's metadata, grpc-encoding included, into its trailers) would be repeated,
+    // and the caller would read the trailers' value as a response header.
+    const headers = this.responseHeaders;
     this.settle({
       code,
       message,
       committed: false,
       // A call the upstream's sidecar shed never reached its app: it may go elsewhere, whatever the method.
-      neverProcessed: headerValue(uncommittedResponse, SHED_HEADER) !== undefined,
+      neverProcessed: headerValue(trailers, SHED_HEADER) !== undefined,
       transportFailure: false,
       cancelled: false,
-      uncommittedResponse,
+      uncommittedResponse: { headers, trailers },
     });
   }
 

@@ -2,7 +2,8 @@ import { GrpcFrameMeter } from "../grpc/message-framing.ts";
 import { ErrorCode } from "../h2/frame/index.ts";
 import { HeaderList } from "../h2/hpack/index.ts";
 import type { H2Stream, StreamHandler } from "../h2/proto/index.ts";
-import { appendStatus, headerValue, responseHeaders, statusResponse } from "./headers.ts";
+import type { UpstreamAnswer } from "./attempt.ts";
+import { appendEndToEnd, appendStatus, headerValue, responseHeaders, statusResponse } from "./headers.ts";
 
 /** Where request bytes go: the current attempt, which writes them to its upstream stream. */
 export interface RequestSink {
@@ -220,6 +221,26 @@ export class DownstreamCall implements StreamHandler {
     this.stream.reset(ErrorCode.REFUSED_STREAM);
   }
 
+  /**
+   * Passes on an upstream's answer that carried no message, framed as the upstream framed it: a trailers-only
+   * response as one, response headers and trailers as two header blocks. Merging the two into one block would repeat
+   * any field found in both, and the caller would take the trailers' values for response headers (a
+   * `grpc-encoding: gzip, identity` it cannot decode).
+   */
+  relayAnswer(answer: UpstreamAnswer, attempts: number): void {
+    if (!answer.headers) {
+      this.respondTrailersOnly(relayedHeaders(answer.trailers, attempts));
+      return;
+    }
+    if (this.finished || this.committed) return;
+    this.finished = true;
+    this.committed = true;
+    this.abandon();
+    this.sink = undefined;
+    this.stream.respond(relayedHeaders(answer.headers, attempts));
+    this.stream.end(answer.trailers);
+  }
+
   /** Answers with one HEADERS frame that ends the call (a gRPC trailers-only response, `:status` first). */
   respondTrailersOnly(headers: HeaderList): void {
     if (this.finished || this.committed) return;
@@ -232,10 +253,9 @@ export class DownstreamCall implements StreamHandler {
   }
 }
 
-/** A trailers-only response that passes an upstream's own answer on: `:status` 200 and its end-to-end fields. */
-export function trailersOnlyFrom(answer: HeaderList, attempts: number): HeaderList {
-  const headers = responseHeaders(200);
-  for (let i = 0; i < answer.length; i++) headers.push(answer.name(i), answer.value(i), answer.isNeverIndexed(i));
+/** The response headers that pass an upstream's own on: `:status` 200, its end-to-end fields, the attempts made. */
+function relayedHeaders(upstream: HeaderList, attempts: number): HeaderList {
+  const headers = appendEndToEnd(responseHeaders(200), upstream);
   if (attempts > 1) headers.push("x-mesh-attempts", String(attempts));
   return headers;
 }
