@@ -5,7 +5,7 @@ import { type RunningNatsCluster, startNatsCluster } from "@mesh/embedded";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { clusterServers, type EventStreams, ensureStreams } from "../src/index.ts";
+import { type EventStreams, ensureStreams, inCluster } from "../src/index.ts";
 
 // How many replicas ensureStreams gives the streams: R1 on one server, R3 on a cluster of three, an explicit count
 // over both; on real nats-servers (the suite's one, and a three-node cluster of this file's own).
@@ -19,14 +19,29 @@ const replicasOf = async (jsm: JetStreamManager, stream: string) =>
   (await jsm.streams.info(stream)).config.num_replicas;
 
 describe("ensureStreams on one server", () => {
-  it("counts one server and keeps one replica", async () => {
+  it("sees no cluster and keeps one replica", async () => {
     const nc = await connect({ servers: inject("natsUrl") });
     try {
       const jsm = await jetstreamManager(nc);
-      expect(clusterServers(nc.info)).toBe(1);
-      await ensureStreams(jsm, streams("KIT_R1"), { servers: clusterServers(nc.info) });
+      expect(inCluster(nc.info)).toBe(false);
+      await ensureStreams(jsm, streams("KIT_R1"), { clustered: inCluster(nc.info) });
       expect(await replicasOf(jsm, "KIT_R1_EVENTS")).toBe(1);
       expect(await replicasOf(jsm, "KIT_R1_DLQ")).toBe(1);
+    } finally {
+      await nc.close();
+    }
+  });
+});
+
+describe("ensureStreams where JetStream has fewer servers than three", () => {
+  it("takes as many replicas as the server allows when it aims for three", async () => {
+    const nc = await connect({ servers: inject("natsUrl") });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await ensureStreams(jsm, streams("KIT_FEWER"), { clustered: true });
+      expect(await replicasOf(jsm, "KIT_FEWER_EVENTS")).toBe(1);
+      // An explicit count is not bargained down: the server's refusal is the error.
+      await expect(ensureStreams(jsm, streams("KIT_EXPLICIT"), { explicit: 3, clustered: false })).rejects.toThrow();
     } finally {
       await nc.close();
     }
@@ -42,7 +57,7 @@ describe("ensureStreams on a three-node cluster", () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "kit-replicas-"));
     cluster = await startNatsCluster({ dataDir, nodes: 3 });
-    // One server given: the client learns the others from the cluster, and so does clusterServers.
+    // One server given: the client learns the others from the cluster.
     nc = await connect({ servers: cluster.nodes[0]?.url });
     jsm = await jetstreamManager(nc);
   }, 60_000);
@@ -53,20 +68,20 @@ describe("ensureStreams on a three-node cluster", () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it("counts the cluster's servers and gives new streams three replicas", async () => {
-    expect(clusterServers(nc.info)).toBe(3);
-    await ensureStreams(jsm, streams("KIT_R3"), { servers: clusterServers(nc.info) });
+  it("sees the cluster and gives new streams three replicas", async () => {
+    expect(inCluster(nc.info)).toBe(true);
+    await ensureStreams(jsm, streams("KIT_R3"), { clustered: inCluster(nc.info) });
     expect(await replicasOf(jsm, "KIT_R3_EVENTS")).toBe(3);
     expect(await replicasOf(jsm, "KIT_R3_DLQ")).toBe(3);
   });
 
   it("creates a stream with the explicit count, raises it to R3 later, and never lowers it by a count it derived", async () => {
-    await ensureStreams(jsm, streams("KIT_GROW"), { explicit: 1, servers: 3 });
+    await ensureStreams(jsm, streams("KIT_GROW"), { explicit: 1, clustered: true });
     expect(await replicasOf(jsm, "KIT_GROW_EVENTS")).toBe(1);
-    await ensureStreams(jsm, streams("KIT_GROW"), { servers: 3 });
+    await ensureStreams(jsm, streams("KIT_GROW"), { clustered: true });
     expect(await replicasOf(jsm, "KIT_GROW_EVENTS")).toBe(3);
     // A service that starts while two nodes are out of its sight must not take the copies away.
-    await ensureStreams(jsm, streams("KIT_GROW"), { servers: 1 });
+    await ensureStreams(jsm, streams("KIT_GROW"), { clustered: false });
     expect(await replicasOf(jsm, "KIT_GROW_EVENTS")).toBe(3);
   }, 30_000);
 });

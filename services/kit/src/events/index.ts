@@ -12,10 +12,10 @@ export { envelopeHeaders, Header, newEventId, type OutgoingEvent } from "./envel
 export { enqueueEvent, enqueueFollowUp } from "./outbox.ts";
 export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.ts";
 export {
-  clusterServers,
   deadLetterSubject,
   type EventStreams,
   ensureStreams,
+  inCluster,
   SHOP_STREAMS,
   type StreamReplicas,
 } from "./streams.ts";

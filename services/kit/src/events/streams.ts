@@ -24,24 +24,50 @@ export function deadLetterSubject(subject: string): string {
 export interface StreamReplicas {
   /** NATS_STREAM_REPLICAS: when set, streams are created and updated with exactly this many replicas. */
   explicit?: number;
-  /** The servers of the cluster the connection is on (1 for a lone server): the count when none is explicit. */
-  servers: number;
-}
-
-/** The servers a connection's INFO tells of: its cluster's client URLs (gossiped by the server), else just its own. */
-export function clusterServers(info: { cluster?: string; connect_urls?: string[] } | undefined): number {
-  if (!info?.cluster) return 1;
-  return Math.max(1, new Set(info.connect_urls ?? []).size);
+  /** Whether the connection's server belongs to a cluster: then streams aim for three replicas. */
+  clustered: boolean;
 }
 
 /**
- * The replicas a stream gets: the explicit count, else three on a cluster of three or more (JetStream's usual R3:
- * any one node may fail) and one per server below that. Without an explicit count an existing stream keeps more
- * replicas than that: a node that happens to be down while a service starts must not cost the stream its copies.
+ * Whether a connection's server belongs to a cluster (its INFO names one). The cluster's size is not read from the
+ * INFO: the other members' URLs arrive by gossip, some of them only after the connection is made; JetStream itself
+ * says when a cluster has too few servers for a stream's replicas (see ensureStreams).
+ */
+export function inCluster(info: { cluster?: string } | undefined): boolean {
+  return Boolean(info?.cluster);
+}
+
+/**
+ * The replicas a stream aims for: the explicit count, else three on a cluster (JetStream's usual R3: any one node
+ * may fail) and one on a lone server. Without an explicit count an existing stream keeps more replicas than that.
  */
 function replicasOf(replicas: StreamReplicas, existing: number | undefined): number {
   if (replicas.explicit !== undefined) return replicas.explicit;
-  return Math.max(Math.min(3, replicas.servers), existing ?? 1);
+  return Math.max(replicas.clustered ? 3 : 1, existing ?? 1);
+}
+
+/** JetStream's answer to a stream asking for more replicas than the cluster has servers (or any on a lone one). */
+const TOO_FEW_SERVERS = /insufficient resources|not supported in non-clustered mode/i;
+
+/**
+ * Applies a stream config with `wanted` replicas; when no count is explicit and the cluster has too few servers
+ * (smaller than three, or a node down while the service starts), with one fewer, down to `floor`: a later start
+ * raises the count again.
+ */
+async function withReplicas(
+  apply: (replicas: number) => Promise<unknown>,
+  wanted: number,
+  floor: number,
+  explicit: boolean,
+): Promise<void> {
+  for (let replicas = wanted; ; replicas--) {
+    try {
+      await apply(replicas);
+      return;
+    } catch (error) {
+      if (explicit || replicas <= floor || !TOO_FEW_SERVERS.test((error as Error).message)) throw error;
+    }
+  }
 }
 
 /**
@@ -51,8 +77,9 @@ function replicasOf(replicas: StreamReplicas, existing: number | undefined): num
 export async function ensureStreams(
   jsm: JetStreamManager,
   streams: EventStreams,
-  replicas: StreamReplicas = { servers: 1 },
+  replicas: StreamReplicas = { clustered: false },
 ): Promise<void> {
+  const explicit = replicas.explicit !== undefined;
   for (const stream of [streams.events, streams.deadLetters]) {
     const config = {
       name: stream.name,
@@ -66,11 +93,14 @@ export async function ensureStreams(
       existing = (await jsm.streams.info(stream.name)).config;
     } catch (error) {
       if (!/stream not found/i.test((error as Error).message)) throw error;
-      await jsm.streams.add({ ...config, num_replicas: replicasOf(replicas, undefined) });
+      const add = (num_replicas: number) => jsm.streams.add({ ...config, num_replicas });
+      await withReplicas(add, replicasOf(replicas, undefined), 1, explicit);
       continue;
     }
     const wanted = { ...config, num_replicas: replicasOf(replicas, existing.num_replicas) };
-    if (!sameStream(existing, wanted)) await jsm.streams.update(stream.name, wanted);
+    if (sameStream(existing, wanted)) continue;
+    const update = (num_replicas: number) => jsm.streams.update(stream.name, { ...config, num_replicas });
+    await withReplicas(update, wanted.num_replicas, existing.num_replicas, explicit);
   }
 }
 

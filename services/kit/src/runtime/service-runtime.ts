@@ -7,7 +7,7 @@ import { openDatabase } from "../db/database.ts";
 import { transactionWithEvents } from "../events/committed-events.ts";
 import { type ConsumerOptions, startConsumer } from "../events/consumer-runner.ts";
 import { OutboxRelay } from "../events/outbox-relay.ts";
-import { clusterServers, ensureStreams, SHOP_STREAMS } from "../events/streams.ts";
+import { ensureStreams, inCluster, SHOP_STREAMS } from "../events/streams.ts";
 import type { ServiceImplementation } from "../grpc/handlers.ts";
 import { type RunningGrpcServer, startGrpcServer } from "../grpc/server.ts";
 import { readEnv, streamEnv } from "./env-config.ts";
@@ -81,7 +81,7 @@ export async function startService(definition: ServiceDefinition): Promise<Runni
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm, SHOP_STREAMS, {
     explicit: readEnv(streamEnv).NATS_STREAM_REPLICAS,
-    servers: clusterServers(nc.info),
+    clustered: inCluster(nc.info),
   });
   const relay = new OutboxRelay(orm, js, log.child({ part: "outbox-relay" }));
   const context: ServiceContext = { orm, nc, js, jsm, relay, log };
