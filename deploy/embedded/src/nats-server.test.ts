@@ -93,7 +93,8 @@ describe("startNatsCluster", () => {
       expect(leader.running).toBe(true);
       expect(leader.port).toBe(portBefore);
       await cluster.waitForMetaLeader();
-      expect((await jsm.streams.info("CLUSTERED")).state.messages).toBe(2);
+      // The stream's leader may answer before the restarted node has caught up: both messages, once it has.
+      expect(await eventually(async () => (await jsm.streams.info("CLUSTERED")).state.messages, 2)).toBe(2);
       await nc.close();
     } finally {
       await cluster.stop();
@@ -111,5 +112,15 @@ async function publishUntilAcked(publish: () => Promise<unknown>) {
       if (attempt >= 30) throw error;
       await sleep(200);
     }
+  }
+}
+
+/** Reads a value until it equals `wanted` (10 s at most); the last value read. */
+async function eventually<T>(read: () => Promise<T>, wanted: T): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await read().catch(() => undefined);
+    if (value === wanted || Date.now() > deadline) return value as T;
+    await sleep(200);
   }
 }
