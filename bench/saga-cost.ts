@@ -13,18 +13,25 @@ export interface AccountedProcess {
 /** Clock ticks per second of /proc's utime and stime: USER_HZ, 100 on every Linux architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
 
-/** User plus system CPU milliseconds of a process so far, or undefined once it is gone. */
-export async function cpuMs(pid: number): Promise<number | undefined> {
+/**
+ * The fields of /proc/<pid>/stat after the command name (field 3, the state, first), or undefined once the process
+ * is gone. The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+ */
+async function statFields(pid: number): Promise<string[] | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
-  if (!stat) return undefined;
-  // The command name (field 2) may hold spaces; the fields counted from after its closing parenthesis do not.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  return stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
+/** User plus system CPU milliseconds of a process so far (fields 14 and 15), or undefined once it is gone. */
+export async function cpuMs(pid: number): Promise<number | undefined> {
+  const fields = await statFields(pid);
+  return fields && ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** A process's parent (field 4). */
 async function parentOf(pid: number): Promise<number | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
-  return stat ? Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) : undefined;
+  const fields = await statFields(pid);
+  return fields && Number(fields[1]);
 }
 
 async function childrenOf(pid: number): Promise<number[]> {

@@ -44,7 +44,7 @@ export async function inProcessShop(sagaTimeoutMs: number): Promise<SagaTarget> 
   const invariants = () => checkInvariants(shop.databaseUrls, initialStock, () => shop.provider.ledger());
   return {
     description: "every service and sidecar in this one process; nats-server and PostgreSQL beside it",
-    natsUrl: shop.nats.url,
+    natsUrl: shop.natsUrl,
     databaseUrls: shop.databaseUrls,
     async placeOrder() {
       // As the gateway does: the card goes to payment for a token, the order carries only the token.
