@@ -103,13 +103,17 @@ describe("startNatsCluster", () => {
   }, 90_000);
 });
 
-/** Publishes until JetStream acks: while the stream elects a new leader, a publish may time out or find none. */
+/**
+ * Publishes until JetStream acks: while the stream elects a new leader (4 to 9 s, randomised, after losing one), a
+ * publish may time out or find no responders. Up to 20 s: 30 quick tries were not always enough.
+ */
 async function publishUntilAcked(publish: () => Promise<unknown>) {
-  for (let attempt = 1; ; attempt++) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
     try {
       return await publish();
     } catch (error) {
-      if (attempt >= 30) throw error;
+      if (Date.now() > deadline) throw error;
       await sleep(200);
     }
   }
