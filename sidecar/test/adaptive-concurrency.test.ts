@@ -35,17 +35,26 @@ async function concurrently(calls: number, call: () => Promise<unknown>): Promis
   return { ok: calls - rejected.length, rejected };
 }
 
+interface SlowRounds {
+  rounds: number;
+  /** End after the first round in which a call was shed, even if rounds remain. */
+  untilShed?: boolean;
+  /** Called while each round's slow calls fill the limit and the queue. */
+  during?: () => Promise<unknown>;
+}
+
 /** Fast calls for a few of the limiter's intervals (its baseline), then rounds of slow calls, all at once. */
-async function fastThenSlow(echo: EchoClient, rounds: number, health?: () => Promise<unknown>) {
+async function fastThenSlow(echo: EchoClient, { rounds, untilShed = false, during }: SlowRounds) {
   const until = performance.now() + 200;
   let fast = 0;
   for (; performance.now() < until; fast += 8) await concurrently(8, () => echo.echo({}));
   const outcomes: Outcome[] = [];
   for (let round = 0; round < rounds; round++) {
     const slow = concurrently(24, () => echo.echo({ delayMs: 150 }));
-    // A health check while the slow calls fill the limit and the queue.
-    await health?.();
-    outcomes.push(await slow);
+    await during?.();
+    const outcome = await slow;
+    outcomes.push(outcome);
+    if (untilShed && outcome.rejected.length > 0) break;
   }
   return {
     fast,
@@ -66,10 +75,13 @@ describe("adaptive concurrency at the inbound listener", () => {
     const checks: HealthCheckResponse_ServingStatus[] = [];
     const before = app.received.get("Echo") ?? 0;
 
-    // A round's calls end together, so the limiter takes their latencies in at a sample of a later round: the limit
-    // falls a round or two behind the load. Three rounds did not always show a shed call on a slow machine; five do.
-    const { fast, ok, rejected } = await fastThenSlow(echoClient(adaptive.inbound), 5, async () => {
-      checks.push((await health.check({})).status);
+    // A round's calls end together, so the limit falls a round or two behind the load: how many rounds it takes to
+    // shed depends on the machine's speed. The rounds end at the first shed call, because a limiter held at its
+    // minimum for longer measures its baseline again, on the now slow app.
+    const { fast, ok, rejected } = await fastThenSlow(echoClient(adaptive.inbound), {
+      rounds: 8,
+      untilShed: true,
+      during: async () => checks.push((await health.check({})).status),
     });
 
     expect(rejected.length).toBeGreaterThan(0);
@@ -82,7 +94,8 @@ describe("adaptive concurrency at the inbound listener", () => {
     }
     // A shed call never reached the app.
     expect((app.received.get("Echo") ?? 0) - before).toBe(fast + ok);
-    expect(checks).toEqual([1, 2, 3, 4, 5].map(() => HealthCheckResponse_ServingStatus.SERVING));
+    expect(checks.length).toBeGreaterThan(0);
+    expect(checks.every((status) => status === HealthCheckResponse_ServingStatus.SERVING)).toBe(true);
 
     expect(await metric(adaptive, "mesh_inbound_concurrency_limit")).toBeLessThan(INITIAL_LIMIT);
     expect(await metric(adaptive, 'mesh_inbound_shed_total{reason="concurrency_limit"}')).toBe(rejected.length);
@@ -96,7 +109,7 @@ describe("adaptive concurrency at the inbound listener", () => {
   });
 
   it("with adaptive concurrency off, sheds nothing below maxConcurrent plus the queue", async () => {
-    const { rejected } = await fastThenSlow(echoClient(fixed.inbound), 3);
+    const { rejected } = await fastThenSlow(echoClient(fixed.inbound), { rounds: 3 });
     expect(rejected).toEqual([]);
     expect(await metric(fixed, "mesh_inbound_concurrency_limit")).toBe(24);
     const { [INBOUND_CLUSTER]: inbound } = await adminJson<Record<string, InboundLimitState>>(fixed, "/clusters");
