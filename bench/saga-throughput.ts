@@ -97,7 +97,7 @@ async function run(target: SagaTarget) {
     "",
     `Load: ${IN_FLIGHT} orders in flight for ${SECONDS} s (after ${WARMUP_SECONDS} s of warm-up), one line each; a saga is complete when OrderConfirmed (or OrderCancelled) for it is on the stream.`,
     `Then ${IDLE_SAGAS} orders one at a time with nothing else in flight: the idle saga.`,
-    "Each saga crosses: CreateOrder (order -> inventory through the sidecar for prices), OrderCreated -> inventory reserves -> payment charges the",
+    "Each saga crosses: CreateOrder (priced from order's price list, which it refreshes from inventory through the sidecar every 5 s), OrderCreated -> inventory reserves -> payment charges the",
     "gateway through its sidecar -> order confirms -> inventory commits: database transactions with outbox rows and five events.",
     "",
     ...throughputRows(load, idle.latencies, report.violations),

@@ -6,6 +6,8 @@ import { entities, migrations } from "./db/entities.ts";
 import { startDeadlineSweeper } from "./events/deadline-sweeper.ts";
 import { sagaConsumers } from "./events/saga-steps.ts";
 
+export const DEFAULT_PRICE_LIST_MAX_AGE_MS = 5000;
+
 export interface OrderOptions {
   databaseUrl: string;
   natsUrl: string;
@@ -14,6 +16,8 @@ export interface OrderOptions {
   sidecarOutbound: string;
   /** A saga still PENDING this long after the order was placed is cancelled and compensated. */
   sagaTimeoutMs: number;
+  /** How long the catalogue's prices are used before inventory is asked again (default 5 s; 0: every order). */
+  priceListMaxAgeMs?: number;
   /** How often to look for expired sagas. */
   sweepIntervalMs?: number;
   log: Logger;
@@ -27,7 +31,12 @@ export function startOrder(options: OrderOptions): Promise<RunningService> {
     ...options,
     entities,
     migrations,
-    services: (context) => [orderService(context, inventory, options.sagaTimeoutMs)],
+    services: (context) => [
+      orderService(context, inventory, {
+        sagaTimeoutMs: options.sagaTimeoutMs,
+        priceListMaxAgeMs: options.priceListMaxAgeMs ?? DEFAULT_PRICE_LIST_MAX_AGE_MS,
+      }),
+    ],
     consumers: () => sagaConsumers,
     background: (context) => startDeadlineSweeper(context, options.sweepIntervalMs ?? 1000),
   });

@@ -1,12 +1,13 @@
 import { callerEnv, readEnv, runService, serviceEnv } from "@mesh/kit";
 import { z } from "zod";
-import { startOrder } from "./index.ts";
+import { DEFAULT_PRICE_LIST_MAX_AGE_MS, startOrder } from "./index.ts";
 
 runService("order", async (log) => {
   const env = readEnv({
     ...serviceEnv,
     ...callerEnv,
     SAGA_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
+    PRICE_LIST_MAX_AGE_MS: z.coerce.number().int().min(0).default(DEFAULT_PRICE_LIST_MAX_AGE_MS),
   });
   return startOrder({
     databaseUrl: env.DATABASE_URL,
@@ -14,6 +15,7 @@ runService("order", async (log) => {
     grpc: { host: env.GRPC_HOST, port: env.GRPC_PORT },
     sidecarOutbound: env.SIDECAR_OUTBOUND,
     sagaTimeoutMs: env.SAGA_TIMEOUT_MS,
+    priceListMaxAgeMs: env.PRICE_LIST_MAX_AGE_MS,
     log,
   });
 });

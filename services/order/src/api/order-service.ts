@@ -20,6 +20,7 @@ import { Order, SagaStepRow } from "../db/entities.ts";
 import type { OrderState } from "../domain/saga.ts";
 import { orderRequestProblems } from "../domain/validation.ts";
 import { applySagaInput } from "../events/saga-steps.ts";
+import { PriceList, type Prices, type UnitPrice } from "./price-list.ts";
 
 export type InventoryClient = Client<typeof InventoryService>;
 
@@ -79,9 +80,9 @@ async function timelineOf(em: EntityManager, orderId: string) {
   return em.find(SagaStepRow, { orderId }, { orderBy: { time: "asc" } });
 }
 
-/** Unit prices from the inventory service (through the sidecar): the client never sets prices. */
-async function prices(inventory: InventoryClient): Promise<Map<string, { priceMinor: number; currency: string }>> {
-  const found = new Map<string, { priceMinor: number; currency: string }>();
+/** The catalogue's unit prices from the inventory service (through the sidecar): the client never sets prices. */
+async function fetchPrices(inventory: InventoryClient): Promise<Prices> {
+  const found = new Map<string, UnitPrice>();
   let pageToken = "";
   do {
     const page = await inventory
@@ -104,9 +105,21 @@ async function prices(inventory: InventoryClient): Promise<Map<string, { priceMi
   return found;
 }
 
+export interface OrderServiceOptions {
+  /** A saga still PENDING this long after the order was placed is cancelled. */
+  sagaTimeoutMs: number;
+  /** How long the catalogue's prices are used before inventory is asked again (0: for every order). */
+  priceListMaxAgeMs: number;
+}
+
 /** shop.order.v1.OrderService: creates orders (starting their saga), shows them with their timeline, cancels them. */
-export function orderService(context: ServiceContext, inventory: InventoryClient, sagaTimeoutMs: number) {
+export function orderService(
+  context: ServiceContext,
+  inventory: InventoryClient,
+  { sagaTimeoutMs, priceListMaxAgeMs }: OrderServiceOptions,
+) {
   const em = () => context.orm.em.fork();
+  const priceList = new PriceList(() => fetchPrices(inventory), priceListMaxAgeMs);
   const findByRequest = async (requestId: string) => {
     const fork = em();
     const order = await fork.findOne(Order, { requestId });
@@ -122,7 +135,10 @@ export function orderService(context: ServiceContext, inventory: InventoryClient
         tagSpanWithOrder(existing.orderId);
         return { order: existing };
       }
-      const catalogue = await prices(inventory);
+      const catalogue = await priceList.pricesFor(
+        request.lines.map((line) => line.productId),
+        performance.now(),
+      );
       const lines = request.lines.map((line, index) => {
         const price = catalogue.get(line.productId);
         if (!price)
