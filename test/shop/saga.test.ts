@@ -210,6 +210,31 @@ describe("the order saga", () => {
     );
   });
 
+  it("prices orders from its price list while inventory cannot be reached, and says so for a product the list lacks", async () => {
+    await place([{ productId: "sku-mug", quantity: 1 }]); // a fresh price list: PRICE_LIST_MAX_AGE_MS is 5 s
+    const placed = await shop.inventoryAway(async () => {
+      const order = await place([{ productId: "sku-mug", quantity: 1 }]);
+      const unknown = shop.order.createOrder(
+        {
+          requestId: randomUUID(),
+          customerId: "alice",
+          lines: [{ productId: "sku-nope", quantity: 1 }],
+          ...(await shop.tokenize(GOOD_CARD)),
+          currency: "USD",
+        },
+        { timeoutMs: 10_000 },
+      );
+      await expect(unknown).rejects.toSatisfy(
+        (error: ConnectError) =>
+          error.code === Code.Unavailable &&
+          error.rawMessage.startsWith("inventory is not answering, cannot price the order: "),
+      );
+      return order;
+    });
+    expect(placed.total?.amountMinor).toBe(899n);
+    expect((await settled(placed.orderId)).status).toBe(OrderStatus.CONFIRMED);
+  });
+
   it("loses no order while NATS is down for a while: orders placed meanwhile complete once it is back", async () => {
     const placed: Order[] = [];
     await shop.restartNats(1000, async () => {

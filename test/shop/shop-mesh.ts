@@ -57,6 +57,8 @@ export interface ShopMesh {
   natsUrl: string;
   /** Stops the nats-server (its data stays) and starts it again on the same port after pauseMs. */
   restartNats(pauseMs: number, meanwhile?: () => Promise<void>): Promise<void>;
+  /** Closes inventory's sidecar (order's only way to inventory), runs `meanwhile`, then opens it again on its port. */
+  inventoryAway<T>(meanwhile: () => Promise<T>): Promise<T>;
   /** Stops PostgreSQL (every service's database) and starts it again on the same port after pauseMs. */
   restartPostgres(pauseMs: number): Promise<void>;
   databaseUrls: { order: string; inventory: string; payment: string };
@@ -96,10 +98,10 @@ export async function startShopMesh(options: {
   const grpc = { host: "127.0.0.1", port: 0 };
   const inventory = await startInventory({ databaseUrl: databases.inventory, natsUrl, grpc, log });
   const provider = await startProvider({ ...grpc, behaviour: { latencyMs: 0, failureRate: 0 }, log });
-  const inventorySidecar = await sidecar(
-    { inbound: { listen: "127.0.0.1:0", app: inventory.server.address } },
-    catalog,
-  );
+  const inventoryInbound = (port: number) => ({
+    inbound: { listen: `127.0.0.1:${port}`, app: inventory.server.address },
+  });
+  let inventorySidecar = await sidecar(inventoryInbound(0), catalog);
   const providerSidecar = await sidecar({ inbound: { listen: "127.0.0.1:0", app: provider.address } }, catalog);
   const upstream = (name: string, service: string, target: RunningSidecar) => ({
     [name]: { services: [service], endpoints: [`127.0.0.1:${target.ports.inbound}`] },
@@ -168,6 +170,15 @@ export async function startShopMesh(options: {
       await meanwhile?.();
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
       nats = await startNatsServer({ dataDir: join(workDir, "nats"), port: nats.port });
+    },
+    async inventoryAway(meanwhile) {
+      const port = inventorySidecar.ports.inbound as number;
+      await inventorySidecar.close();
+      try {
+        return await meanwhile();
+      } finally {
+        inventorySidecar = await sidecar(inventoryInbound(port), catalog);
+      }
     },
     async restartPostgres(pauseMs) {
       await postgres.stop();
