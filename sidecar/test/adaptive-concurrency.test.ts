@@ -35,16 +35,11 @@ async function concurrently(calls: number, call: () => Promise<unknown>): Promis
   return { ok: calls - rejected.length, rejected };
 }
 
-interface SlowRounds {
-  rounds: number;
-  /** End after the first round in which a call was shed, even if rounds remain. */
-  untilShed?: boolean;
-  /** Called while each round's slow calls fill the limit and the queue. */
-  during?: () => Promise<unknown>;
-}
-
-/** Fast calls for a few of the limiter's intervals (its baseline), then rounds of slow calls, all at once. */
-async function fastThenSlow(echo: EchoClient, { rounds, untilShed = false, during }: SlowRounds) {
+/**
+ * Fast calls for a few of the limiter's intervals (its baseline), then up to `rounds` rounds of slow calls, all at
+ * once; the rounds end with the first in which a call was shed. `during` runs while each round fills the limit.
+ */
+async function fastThenSlow(echo: EchoClient, rounds: number, during?: () => Promise<unknown>) {
   const until = performance.now() + 200;
   let fast = 0;
   for (; performance.now() < until; fast += 8) await concurrently(8, () => echo.echo({}));
@@ -54,7 +49,7 @@ async function fastThenSlow(echo: EchoClient, { rounds, untilShed = false, durin
     await during?.();
     const outcome = await slow;
     outcomes.push(outcome);
-    if (untilShed && outcome.rejected.length > 0) break;
+    if (outcome.rejected.length > 0) break;
   }
   return {
     fast,
@@ -78,10 +73,8 @@ describe("adaptive concurrency at the inbound listener", () => {
     // A round's calls end together, so the limit falls a round or two behind the load: how many rounds it takes to
     // shed depends on the machine's speed. The rounds end at the first shed call, because a limiter held at its
     // minimum for longer measures its baseline again, on the now slow app.
-    const { fast, ok, rejected } = await fastThenSlow(echoClient(adaptive.inbound), {
-      rounds: 8,
-      untilShed: true,
-      during: async () => checks.push((await health.check({})).status),
+    const { fast, ok, rejected } = await fastThenSlow(echoClient(adaptive.inbound), 8, async () => {
+      checks.push((await health.check({})).status);
     });
 
     expect(rejected.length).toBeGreaterThan(0);
@@ -109,7 +102,7 @@ describe("adaptive concurrency at the inbound listener", () => {
   });
 
   it("with adaptive concurrency off, sheds nothing below maxConcurrent plus the queue", async () => {
-    const { rejected } = await fastThenSlow(echoClient(fixed.inbound), { rounds: 3 });
+    const { rejected } = await fastThenSlow(echoClient(fixed.inbound), 3);
     expect(rejected).toEqual([]);
     expect(await metric(fixed, "mesh_inbound_concurrency_limit")).toBe(24);
     const { [INBOUND_CLUSTER]: inbound } = await adminJson<Record<string, InboundLimitState>>(fixed, "/clusters");

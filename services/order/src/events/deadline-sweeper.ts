@@ -3,6 +3,11 @@ import { type FilterQuery, LockMode, raw } from "@mikro-orm/postgresql";
 import { Order } from "../db/entities.ts";
 import { applySagaInput } from "./saga-steps.ts";
 
+/** Sagas still PENDING past their deadline. A new filter per query: a raw fragment is consumed by the query using it. */
+function overdue(): FilterQuery<Order> {
+  return { status: "PENDING", sagaDeadline: { $lt: raw<Order, Date>("now()") } };
+}
+
 /**
  * Cancels (and so compensates) sagas still PENDING past their deadline. Rows are claimed with `skip locked`, so
  * several instances sweep without doubling work. "Past" is on the database's clock, like the deadline itself. Returns a function that stops the sweeper.
@@ -11,8 +16,6 @@ export function startDeadlineSweeper(context: ServiceContext, intervalMs: number
   let running = true;
   let current: Promise<unknown> = Promise.resolve();
   const sweep = async () => {
-    // A function, not one object: a raw fragment is consumed by the query that uses it.
-    const overdue = (): FilterQuery<Order> => ({ status: "PENDING", sagaDeadline: { $lt: raw<Order, Date>("now()") } });
     // Almost every sweep finds nothing: one indexed read says so, where the claim costs BEGIN, a locking read, COMMIT.
     if (!(await context.orm.em.fork().findOne(Order, overdue(), { fields: ["orderId"] }))) return;
     await transaction(context, async (em) => {
