@@ -84,7 +84,8 @@ function clusterView(clusters: ReadonlyMap<string, Cluster>) {
     [...clusters].map(([name, cluster]) => [
       name,
       {
-        breaker: cluster.breaker.state,
+        breaker: cluster.breakers.state,
+        breakers: cluster.breakers.methodStates(),
         bulkhead: { active: cluster.bulkhead.active, queued: cluster.bulkhead.queued, ...cluster.bulkhead.config },
         endpoints: cluster.endpoints.map((endpoint) => ({
           address: endpoint.address,

@@ -90,6 +90,8 @@ export type ClustersView = Record<
   string,
   {
     breaker: string;
+    /** Each method's breaker, with circuitBreaker.scope method. */
+    breakers?: Record<string, string>;
     endpoints: { address: string; ejected: boolean; ejections: number; outstanding: number }[];
   }
 >;

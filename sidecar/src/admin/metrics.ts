@@ -41,13 +41,19 @@ export class MeshMetrics {
   });
   private readonly breakerState = new Gauge({
     name: "mesh_circuit_breaker_state",
-    help: "Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open",
+    help: "Circuit breaker state per upstream, the worst of its breakers: 0 closed, 1 open, 2 half-open",
     labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
+  private readonly methodBreakerState = new Gauge({
+    name: "mesh_circuit_breaker_method_state",
+    help: "State of each method's circuit breaker (scope method; undescribed: the methods missing from the descriptor sets): 0 closed, 1 open, 2 half-open",
+    labelNames: ["upstream", "method"] as const,
     registers: [this.registry],
   });
   private readonly breakerRejections = new Counter({
     name: "mesh_circuit_breaker_rejections_total",
-    help: "Calls failed fast because the upstream's circuit breaker was open",
+    help: "Calls failed fast because a circuit breaker of the upstream was open",
     labelNames: ["upstream"] as const,
     registers: [this.registry],
   });
@@ -185,6 +191,10 @@ export class MeshMetrics {
 
   breakerChanged(upstream: string, state: BreakerState): void {
     this.breakerState.set({ upstream }, BREAKER_VALUES[state]);
+  }
+
+  methodBreakerChanged(upstream: string, method: string, state: BreakerState): void {
+    this.methodBreakerState.set({ upstream, method }, BREAKER_VALUES[state]);
   }
 
   breakerRejected(upstream: string): void {

@@ -33,6 +33,11 @@ describe("policy resolution", () => {
 
   it("layers defaults < upstream for shared policies", () => {
     expect(resolveUpstreamPolicy(config.defaults, upstream).bulkhead).toEqual({ maxConcurrent: 7, maxQueue: 64 });
-    expect(resolveUpstreamPolicy(config.defaults, upstream).circuitBreaker.mode).toBe("sampling");
+    expect(resolveUpstreamPolicy(config.defaults, upstream).circuitBreaker).toMatchObject({
+      mode: "sampling",
+      scope: "method",
+    });
+    const shared = parseConfig({ upstreams: { payment: { circuitBreaker: { scope: "upstream" } } } });
+    expect(resolveUpstreamPolicy(shared.defaults, shared.upstreams.payment).circuitBreaker.scope).toBe("upstream");
   });
 });

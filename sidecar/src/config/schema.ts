@@ -78,6 +78,9 @@ export const methodPolicySchema = z.strictObject({
 
 export const circuitBreaker = policyGroup(
   {
+    /** method: one breaker per method of the upstream (methods missing from the descriptor sets share one), so one
+     * method's failures (charges) never fail another's calls (refunds) fast; upstream: one breaker for all calls. */
+    scope: z.enum(["method", "upstream"]),
     /** sampling: open when the failure ratio over windowMs passes failureRatio (with enough traffic);
      * consecutive: open after consecutiveFailures failures in a row. */
     mode: z.enum(["sampling", "consecutive"]),
@@ -91,6 +94,7 @@ export const circuitBreaker = policyGroup(
     failOn: z.array(statusName),
   },
   {
+    scope: "method",
     mode: "sampling",
     failureRatio: 0.5,
     windowMs: 10_000,

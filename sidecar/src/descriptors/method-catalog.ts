@@ -30,6 +30,11 @@ export class MethodCatalog {
     return this.levels.get(path) ?? "unknown";
   }
 
+  /** Whether the descriptor sets describe a method path (`/package.Service/Method`). */
+  describes(path: string): boolean {
+    return this.levels.has(path);
+  }
+
   /** The paths of the described methods named `method`, of any service or of the given ones. */
   methodsNamed(method: string, services?: readonly string[]): string[] {
     const suffix = `/${method}`;

@@ -16,6 +16,7 @@ import { aimRequest, callerTraceparent, setTraceparent } from "../proxy/headers.
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
 import type { BulkheadWaiter } from "../resilience/bulkhead.ts";
+import type { CircuitBreaker } from "../resilience/circuit-breaker.ts";
 import { chooseFault, type InjectedFault } from "../resilience/fault-injection.ts";
 import type { LatencyWindow } from "../resilience/latency-window.ts";
 import { backoffSchedule, type RetryReason, retryReason } from "../resilience/retry.ts";
@@ -35,6 +36,8 @@ export interface OutboundCall {
   stats: RouteStats;
   /** The route's recent attempt latencies, for a hedging delay given as a percentile. */
   latency: LatencyWindow;
+  /** The breaker the method's attempts pass through (the upstream's, or the method's own). */
+  breaker: CircuitBreaker;
 }
 
 export interface PipelineDeps {
@@ -256,7 +259,7 @@ export class OutboundRun implements BulkheadWaiter {
       else this.answer(unavailable(`upstream ${cluster.name}: no endpoints available`));
       return;
     }
-    if (!cluster.breaker.tryPass()) {
+    if (!this.outbound.breaker.tryPass()) {
       this.deps.metrics.breakerRejected(cluster.name);
       this.span?.addEvent("breaker.rejected", { "mesh.attempt": attempt });
       if (hedge) this.attempt--;
@@ -346,7 +349,7 @@ export class OutboundRun implements BulkheadWaiter {
     endpoint.outstanding--;
     const elapsedMs = performance.now() - slot.startedAt;
     const result = slot.timedOut ? perTryTimedOut(ended, slot, policy.retry.perTryTimeoutMs, cluster.name) : ended;
-    cluster.breaker.record(result);
+    this.outbound.breaker.record(result);
     cluster.record(endpoint, result, elapsedMs);
     if (!result.cancelled && !slot.timedOut) this.outbound.latency.record(elapsedMs);
     if (slot.span) this.traceAttemptEnd(slot, result);

@@ -3,7 +3,7 @@ import type { UpstreamPolicy } from "../config/policy.ts";
 import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
 import { statusName } from "../grpc/status.ts";
 import { Bulkhead } from "../resilience/bulkhead.ts";
-import { CircuitBreaker } from "../resilience/circuit-breaker.ts";
+import { UpstreamBreakers } from "../resilience/circuit-breaker.ts";
 import { newOutlierState, OutlierDetector, type OutlierState } from "../resilience/outlier-detection.ts";
 import { RetryBudget } from "../resilience/retry-budget.ts";
 import { LatencyEwma } from "./latency-ewma.ts";
@@ -22,10 +22,13 @@ export class Endpoint {
   }
 }
 
-/** An upstream with its endpoints and the policies its calls share: breaker, bulkhead, budget, outlier detection. */
+/**
+ * An upstream with its endpoints and the policies its calls share: breakers (one per method, or one for the
+ * upstream), bulkhead, budget, outlier detection.
+ */
 export class Cluster {
   private endpointList: Endpoint[] = [];
-  readonly breaker: CircuitBreaker;
+  readonly breakers: UpstreamBreakers;
   readonly bulkhead: Bulkhead;
   readonly budget: RetryBudget;
   private readonly outliers: OutlierDetector;
@@ -40,7 +43,10 @@ export class Cluster {
     private readonly now: () => number = () => performance.now(),
     private readonly random: () => number = Math.random,
   ) {
-    this.breaker = new CircuitBreaker(policy.circuitBreaker, (state) => metrics.breakerChanged(name, state));
+    this.breakers = new UpstreamBreakers(policy.circuitBreaker, {
+      upstreamChanged: (state) => metrics.breakerChanged(name, state),
+      methodChanged: (method, state) => metrics.methodBreakerChanged(name, method, state),
+    });
     metrics.breakerChanged(name, "closed");
     this.bulkhead = new Bulkhead(policy.bulkhead);
     this.budget = new RetryBudget(policy.retryBudget);

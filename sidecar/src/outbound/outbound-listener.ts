@@ -13,6 +13,7 @@ import { createH2Server, type H2Server } from "../proxy/h2-server.ts";
 import { forwardedRequest } from "../proxy/headers.ts";
 import type { InFlight } from "../proxy/in-flight.ts";
 import type { SessionPool } from "../proxy/session-pool.ts";
+import type { CircuitBreaker } from "../resilience/circuit-breaker.ts";
 import { LatencyWindow } from "../resilience/latency-window.ts";
 import type { CallTracer } from "../tracing/call-tracer.ts";
 import { OutboundRun } from "./call-pipeline.ts";
@@ -38,13 +39,14 @@ interface OutboundRoute {
   holdResponseBytes: number;
   metrics: RouteStats;
   latency: LatencyWindow;
+  breaker: CircuitBreaker;
 }
 
 /** The listener the local app calls other services through. */
 export function createOutboundListener(deps: OutboundDeps): H2Server {
   // Everything a call to one method of one upstream needs besides the call itself, worked out on its first call.
   const routes = new Map<string, Map<string, OutboundRoute>>();
-  const routeFor = (upstream: string, request: GrpcRequest): OutboundRoute => {
+  const routeFor = (upstream: string, cluster: Cluster, request: GrpcRequest): OutboundRoute => {
     let byUpstream = routes.get(request.path);
     if (!byUpstream) {
       byUpstream = new Map();
@@ -63,6 +65,7 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
         holdResponseBytes: deps.catalog.answersOnce(request.path) ? deps.config.limits.retryBufferBytes : 0,
         metrics: deps.metrics.route("outbound", upstream, request.method),
         latency: new LatencyWindow(),
+        breaker: cluster.breakers.breakerFor(request.path, deps.catalog.describes(request.path)),
       };
       byUpstream.set(upstream, route);
     }
@@ -78,7 +81,7 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
       const message = `no upstream serves ${request.service} (list it under upstreams.<name>.services)`;
       return rejectRequest(stream, { httpStatus: 200, code: Status.UNIMPLEMENTED, message });
     }
-    const route = routeFor(upstream, request);
+    const route = routeFor(upstream, cluster, request);
     const outbound = {
       call: new DownstreamCall(stream, deps.config.limits, endStream),
       request,
@@ -89,6 +92,7 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
       holdResponseBytes: route.holdResponseBytes,
       stats: route.metrics,
       latency: route.latency,
+      breaker: route.breaker,
     };
     new OutboundRun(outbound, deps).start();
   };

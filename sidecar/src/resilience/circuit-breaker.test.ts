@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AttemptOutcome } from "../grpc/attempt-outcome.ts";
 import { Status } from "../grpc/status.ts";
-import { type BreakerState, CircuitBreaker } from "./circuit-breaker.ts";
+import { type BreakerState, CircuitBreaker, UNDESCRIBED_METHODS, UpstreamBreakers } from "./circuit-breaker.ts";
 
 const outcome = (code: number, extra: Partial<AttemptOutcome> = {}): AttemptOutcome => ({
   code,
@@ -51,5 +51,83 @@ describe("CircuitBreaker", () => {
     expect(breaker.state).toBe("open");
     expect(breaker.tryPass(2499)).toBe(false);
     expect(breaker.tryPass(2500)).toBe(true);
+  });
+});
+
+describe("UpstreamBreakers", () => {
+  const charge = "/shop.payment.v1.PaymentProviderService/Charge";
+  const refund = "/shop.payment.v1.PaymentProviderService/RefundCharge";
+
+  function watched(scope: "method" | "upstream") {
+    const upstream: BreakerState[] = [];
+    const methods: [string, BreakerState][] = [];
+    const breakers = new UpstreamBreakers(
+      { ...config, scope },
+      {
+        upstreamChanged: (state) => upstream.push(state),
+        methodChanged: (method, state) => methods.push([method, state]),
+      },
+    );
+    return { breakers, upstream, methods };
+  }
+
+  it("with scope method, keeps one method's failures from opening another's breaker", () => {
+    const { breakers, upstream, methods } = watched("method");
+    const charges = breakers.breakerFor(charge, true);
+    const refunds = breakers.breakerFor(refund, true);
+    charges.record(outcome(Status.UNAVAILABLE), 0);
+    charges.record(outcome(Status.UNAVAILABLE), 0);
+    expect(charges.tryPass(1)).toBe(false);
+    expect(refunds.tryPass(1)).toBe(true);
+    expect(breakers.breakerFor(charge, true)).toBe(charges);
+    expect(breakers.state).toBe("open");
+    expect(breakers.methodStates()).toEqual({
+      "shop.payment.v1.PaymentProviderService/Charge": "open",
+      "shop.payment.v1.PaymentProviderService/RefundCharge": "closed",
+    });
+    expect(upstream).toEqual(["open"]);
+    expect(methods).toEqual([
+      ["shop.payment.v1.PaymentProviderService/Charge", "closed"],
+      ["shop.payment.v1.PaymentProviderService/RefundCharge", "closed"],
+      ["shop.payment.v1.PaymentProviderService/Charge", "open"],
+    ]);
+  });
+
+  it("summarizes the upstream as its worst breaker, and closed again once every one has recovered", () => {
+    const { breakers, upstream } = watched("method");
+    const charges = breakers.breakerFor(charge, true);
+    const refunds = breakers.breakerFor(refund, true);
+    for (const breaker of [charges, refunds]) {
+      breaker.record(outcome(Status.UNAVAILABLE), 0);
+      breaker.record(outcome(Status.UNAVAILABLE), 0);
+    }
+    expect(charges.tryPass(1000)).toBe(true);
+    expect(breakers.state).toBe("open");
+    charges.record(outcome(Status.OK), 1000);
+    expect(breakers.state).toBe("open");
+    expect(refunds.tryPass(1000)).toBe(true);
+    expect(breakers.state).toBe("half_open");
+    refunds.record(outcome(Status.OK), 1000);
+    expect(upstream).toEqual(["open", "half_open", "closed"]);
+  });
+
+  it("gives every method the descriptor sets do not describe one shared breaker, whatever its path", () => {
+    const { breakers } = watched("method");
+    const shared = breakers.breakerFor("/shop.payment.v1.PaymentProviderService/Invented", false);
+    for (let i = 0; i < 100; i++) expect(breakers.breakerFor(`/made.Up/Method${i}`, false)).toBe(shared);
+    expect(Object.keys(breakers.methodStates() ?? {})).toEqual([UNDESCRIBED_METHODS]);
+  });
+
+  it("with scope upstream, lets one method's failures fail every method fast", () => {
+    const { breakers, upstream } = watched("upstream");
+    const charges = breakers.breakerFor(charge, true);
+    expect(breakers.breakerFor(refund, true)).toBe(charges);
+    expect(breakers.breakerFor("/made.Up/Method", false)).toBe(charges);
+    charges.record(outcome(Status.UNAVAILABLE), 0);
+    charges.record(outcome(Status.UNAVAILABLE), 0);
+    expect(breakers.breakerFor(refund, true).tryPass(1)).toBe(false);
+    expect(breakers.state).toBe("open");
+    expect(breakers.methodStates()).toBeUndefined();
+    expect(upstream).toEqual(["open"]);
   });
 });
