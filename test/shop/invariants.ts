@@ -13,15 +13,26 @@ export async function queryRows<T>(url: string, sql: string, params: unknown[] =
   }
 }
 
+/** Payment statuses that hold, or may still take, the customer's money. */
+const MONEY_HELD = ["CAPTURED", "PENDING", "REFUND_FAILED"];
+
+/** Which answers a CANCELLING order still waits for, from its settled flags. */
+function cancelWaitsFor(order: { stock_settled: boolean; payment_settled: boolean }): string {
+  const missing = [!order.payment_settled && "payment", !order.stock_settled && "inventory"].filter(Boolean);
+  return `waiting for ${missing.join(" and ") || "nothing"}`;
+}
+
 export interface InvariantReport {
   violations: string[];
   orders: { confirmed: number; cancelled: number; other: number };
 }
 
 /**
- * Every order ends CONFIRMED or CANCELLED; no order has more than one payment; a confirmed order has exactly one captured payment and a committed
- * reservation; a cancelled one has no captured payment left and no stock held; for every product
- * available + reserved + sold = initial stock (seed plus adjustments); the gateway captured each confirmed order once.
+ * Every order ends CONFIRMED or CANCELLED (none is left CANCELLING); no order has more than one payment; a confirmed
+ * order has exactly one captured payment and a committed reservation; a cancelled one has no money held (no payment
+ * CAPTURED, still PENDING, or parked REFUND_FAILED) and no stock held; for every product available + reserved + sold
+ * = initial stock (seed plus adjustments), reserved is what its RESERVED reservations hold and sold what its
+ * COMMITTED ones do; the gateway kept a capture for each confirmed order only.
  */
 export async function checkInvariants(
   urls: { order: string; inventory: string; payment: string },
@@ -30,10 +41,12 @@ export async function checkInvariants(
   gatewayCaptures?: () => { refunded: boolean }[],
 ): Promise<InvariantReport> {
   const violations: string[] = [];
-  const orders = await queryRows<{ order_id: string; status: string }>(
-    urls.order,
-    "select order_id, status from orders",
-  );
+  const orders = await queryRows<{
+    order_id: string;
+    status: string;
+    stock_settled: boolean;
+    payment_settled: boolean;
+  }>(urls.order, "select order_id, status, stock_settled, payment_settled from orders");
   const payments = await queryRows<{ order_id: string; status: string }>(
     urls.payment,
     "select order_id, status from payment",
@@ -45,6 +58,13 @@ export async function checkInvariants(
   const products = await queryRows<{ product_id: string; available: number; reserved: number; sold: number }>(
     urls.inventory,
     "select product_id, available, reserved, sold from product",
+  );
+  // What the reservations say each product holds: the units of RESERVED lines and of COMMITTED (sold) lines.
+  const held = await queryRows<{ product_id: string; status: string; units: number }>(
+    urls.inventory,
+    `select line->>'productId' as product_id, r.status, sum((line->>'quantity')::int)::int as units
+     from reservation r, jsonb_array_elements(r.lines) line
+     where r.status in ('RESERVED', 'COMMITTED') group by 1, 2`,
   );
   const paymentsByOrder = new Map<string, string[]>();
   for (const payment of payments)
@@ -64,19 +84,31 @@ export async function checkInvariants(
         violations.push(`confirmed order ${order.order_id} has reservation ${reservation}`);
     } else if (order.status === "CANCELLED") {
       counts.cancelled++;
-      if (captured !== 0) violations.push(`cancelled order ${order.order_id} still has a captured payment`);
+      const holding = (paymentsByOrder.get(order.order_id) ?? []).filter((status) => MONEY_HELD.includes(status));
+      if (holding.length) violations.push(`cancelled order ${order.order_id} has a payment ${holding.join(", ")}`);
       if (reservation === "RESERVED" || reservation === "COMMITTED")
         violations.push(`cancelled order ${order.order_id} still holds stock (${reservation})`);
     } else {
       counts.other++;
-      violations.push(`order ${order.order_id} is ${order.status}, not terminal`);
+      const waiting = order.status === "CANCELLING" ? ` (${cancelWaitsFor(order)})` : "";
+      violations.push(`order ${order.order_id} is ${order.status}, not terminal${waiting}`);
     }
   }
+  const unitsOf = (productId: string, status: string) =>
+    held.find((row) => row.product_id === productId && row.status === status)?.units ?? 0;
   for (const product of products) {
     const total = product.available + product.reserved + product.sold;
     const initial = initialStock.get(product.product_id);
     if (total !== initial)
       violations.push(`${product.product_id}: available + reserved + sold = ${total}, initial ${initial}`);
+    const reserved = unitsOf(product.product_id, "RESERVED");
+    if (product.reserved !== reserved)
+      violations.push(
+        `${product.product_id}: reserved ${product.reserved}, its RESERVED reservations hold ${reserved}`,
+      );
+    const sold = unitsOf(product.product_id, "COMMITTED");
+    if (product.sold !== sold)
+      violations.push(`${product.product_id}: sold ${product.sold}, its COMMITTED reservations hold ${sold}`);
   }
   const kept = gatewayCaptures ? gatewayCaptures().filter((charge) => !charge.refunded).length : undefined;
   if (kept !== undefined && kept !== counts.confirmed) {

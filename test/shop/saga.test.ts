@@ -50,14 +50,30 @@ async function place(lines: { productId: string; quantity: number }[], cardNumbe
   return order as Order;
 }
 
-async function settled(orderId: string, timeoutMs = 10_000): Promise<Order> {
+/** The order once it is in one of `statuses`; fails after timeoutMs. */
+async function reaches(orderId: string, statuses: OrderStatus[], timeoutMs = 10_000): Promise<Order> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { order } = await shop.order.getOrder({ orderId });
-    if (order && (order.status === OrderStatus.CONFIRMED || order.status === OrderStatus.CANCELLED)) return order;
-    if (Date.now() > deadline) throw new Error(`order ${orderId} still ${order?.status} after ${timeoutMs} ms`);
+    if (order && statuses.includes(order.status)) return order;
+    if (Date.now() > deadline)
+      throw new Error(`order ${orderId} still ${OrderStatus[order?.status ?? 0]} after ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+const settled = (orderId: string, timeoutMs?: number) =>
+  reaches(orderId, [OrderStatus.CONFIRMED, OrderStatus.CANCELLED], timeoutMs);
+
+async function available(productId: string): Promise<bigint | undefined> {
+  const { stocks } = await shop.inventory.getStock({ productIds: [productId] });
+  return stocks[0]?.available;
+}
+
+/** The triggers of the timeline's steps up to the one that made the order CANCELLED. */
+function triggersUntilCancelled(order: Order): string[] {
+  const last = order.timeline.findIndex((step) => step.toStatus === OrderStatus.CANCELLED);
+  return order.timeline.slice(0, last + 1).map((step) => step.trigger);
 }
 
 describe("the inventory API", () => {
@@ -157,16 +173,61 @@ describe("the order saga", () => {
   });
 
   it("cancels and compensates a saga stalled past its deadline", async () => {
-    // The gateway answers after the deadline (and after the payment service's own timeout, so that call fails).
+    // The gateway answers after the deadline (and after the payment service's own timeout, so that call's outcome
+    // is unknown to payment): the saga stalls, and the order's sweeper cancels it.
     shop.provider.behaviour.latencyMs = SAGA_TIMEOUT_MS + 500;
+    let placed: Order;
     try {
-      const order = await settled((await place([{ productId: "sku-mug", quantity: 1 }])).orderId, 20_000);
+      placed = await place([{ productId: "sku-mug", quantity: 1 }]);
+      const cancelling = await reaches(placed.orderId, [OrderStatus.CANCELLING, OrderStatus.CANCELLED], 20_000);
+      expect(cancelling.cancelReason).toBe("saga deadline passed");
+    } finally {
+      shop.provider.behaviour.latencyMs = 0;
+    }
+    // The gateway answering again, payment learns what became of the charge and answers the cancel.
+    const order = await settled(placed.orderId, 20_000);
+    expect(order.status).toBe(OrderStatus.CANCELLED);
+    expect(order.cancelReason).toBe("saga deadline passed");
+  }, 45_000);
+
+  it("cancels a pending order through CANCELLING: it is CANCELLED only once inventory and payment have answered", async () => {
+    const before = await available("sku-filter");
+    // The gateway answers slowly: the charge is in flight when the customer cancels.
+    shop.provider.behaviour.latencyMs = 1000;
+    try {
+      const placed = await place([{ productId: "sku-filter", quantity: 2 }]);
+      const { order: cancelling } = await shop.order.cancelOrder({
+        orderId: placed.orderId,
+        reason: "found it cheaper",
+      });
+      expect(cancelling?.status).toBe(OrderStatus.CANCELLING);
+      const order = await settled(placed.orderId, 20_000);
       expect(order.status).toBe(OrderStatus.CANCELLED);
-      expect(order.cancelReason).toBe("saga deadline passed");
+      expect(order.cancelReason).toBe("found it cheaper");
+      const answers = triggersUntilCancelled(order);
+      expect(answers).toContain("shop.inventory.released");
+      expect(answers.filter((trigger) => /^shop\.payment\.(refunded|failed)$/.test(trigger))).not.toEqual([]);
+      expect(await available("sku-filter")).toBe(before);
     } finally {
       shop.provider.behaviour.latencyMs = 0;
     }
   }, 30_000);
+
+  it("cancels a confirmed order that an operator refunds: its stock goes back and its payment stays REFUNDED", async () => {
+    const before = await available("sku-kettle");
+    const order = await settled((await place([{ productId: "sku-kettle", quantity: 2 }])).orderId);
+    expect(order.status).toBe(OrderStatus.CONFIRMED);
+    const { payments } = await shop.payment.listPayments({ orderId: order.orderId });
+    await shop.payment.refund({ paymentId: payments[0]?.paymentId as string, reason: "goodwill" });
+    const cancelled = await reaches(order.orderId, [OrderStatus.CANCELLED]);
+    expect(cancelled.cancelReason).toBe("payment refunded");
+    expect(triggersUntilCancelled(cancelled)).toEqual(
+      expect.arrayContaining(["shop.payment.refunded", "shop.inventory.released"]),
+    );
+    expect(await available("sku-kettle")).toBe(before);
+    const after = await shop.payment.listPayments({ orderId: order.orderId });
+    expect(after.payments.map((payment) => payment.status)).toEqual([PaymentStatus.REFUNDED]);
+  });
 
   it("keeps saga deadlines on the database's clock: a service clock that jumps an hour neither cancels nor delays", async () => {
     // The gateway answers after 1.5 s, well within the deadline; the saga must confirm although the clock of the

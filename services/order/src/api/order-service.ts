@@ -16,9 +16,10 @@ import { OrderCreatedSchema } from "@mesh/proto/shop/events/v1/events_pb";
 import type { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
 import { OrderService, OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
 import { type EntityManager, type FilterQuery, UniqueConstraintViolationException } from "@mikro-orm/postgresql";
+import { databaseDeadline, findStuckOrders, type StuckOrderRow } from "../db/deadlines.ts";
 import { Order, SagaStepRow } from "../db/entities.ts";
-import type { OrderState } from "../domain/saga.ts";
-import { orderRequestProblems } from "../domain/validation.ts";
+import { type OrderState, waitingFor } from "../domain/saga.ts";
+import { cancelReasonProblem, orderRequestProblems } from "../domain/validation.ts";
 import { applySagaInput } from "../events/saga-steps.ts";
 import { PriceList, type Prices, type UnitPrice } from "./price-list.ts";
 
@@ -33,19 +34,6 @@ const STATUS: Record<OrderState, OrderStatus> = {
 const STATE_OF = new Map<OrderStatus, OrderState>(
   Object.entries(STATUS).map(([state, value]) => [value, state as OrderState]),
 );
-
-/**
- * The saga's deadline on the database's clock, which every order instance shares: an instance whose own clock is
- * off (or jumps) neither cancels sagas early nor lets them run late. The sweeper compares with the same clock.
- */
-async function databaseDeadline(em: EntityManager, timeoutMs: number): Promise<Date> {
-  // em.execute runs inside the transaction (on its connection); getConnection() would take a second one.
-  const [row] = await em.execute<{ deadline: Date | string }[]>("select now() + make_interval(secs => ?) as deadline", [
-    timeoutMs / 1000,
-  ]);
-  // A raw query's timestamptz comes back as the driver gives it: a Date, or text in PostgreSQL's format.
-  return new Date((row as { deadline: Date | string }).deadline);
-}
 
 const money = (amountMinor: number, currency: string) => ({ amountMinor: BigInt(amountMinor), currency });
 
@@ -75,6 +63,26 @@ export function orderView(order: Order, timeline: SagaStepRow[] = []) {
     })),
   };
 }
+
+function stuckOrderView(row: StuckOrderRow) {
+  return {
+    orderId: row.orderId,
+    status: STATUS[row.status],
+    sagaDeadline: timestampFromDate(row.sagaDeadline),
+    waitingFor: waitingFor(row),
+    stuckForSeconds: row.stuckForSeconds,
+  };
+}
+
+/** A page size of a list call: 1-100, 0 meaning 20. */
+function pageSize(requested: number): number {
+  if (requested < 0 || requested > 100)
+    throw new ServiceError(status.INVALID_ARGUMENT, `page_size must be 0-100, got ${requested}`);
+  return requested || 20;
+}
+
+const TOKEN_USED =
+  "card_token was already used for another order: a token pays for one order (tokenize the card again for a new one)";
 
 async function timelineOf(em: EntityManager, orderId: string) {
   return em.find(SagaStepRow, { orderId }, { orderBy: { time: "asc" } });
@@ -108,6 +116,8 @@ async function fetchPrices(inventory: InventoryClient): Promise<Prices> {
 export interface OrderServiceOptions {
   /** A saga still PENDING this long after the order was placed is cancelled. */
   sagaTimeoutMs: number;
+  /** A saga unfinished this long past its deadline is reported stuck. */
+  sagaStuckGraceMs: number;
   /** How long the catalogue's prices are used before inventory is asked again (0: for every order). */
   priceListMaxAgeMs: number;
 }
@@ -116,7 +126,7 @@ export interface OrderServiceOptions {
 export function orderService(
   context: ServiceContext,
   inventory: InventoryClient,
-  { sagaTimeoutMs, priceListMaxAgeMs }: OrderServiceOptions,
+  { sagaTimeoutMs, sagaStuckGraceMs, priceListMaxAgeMs }: OrderServiceOptions,
 ) {
   const em = () => context.orm.em.fork();
   const priceList = new PriceList(() => fetchPrices(inventory), priceListMaxAgeMs);
@@ -170,8 +180,9 @@ export function orderService(
             cancelReason: "",
             cardToken: request.cardToken,
             cardLast4: request.cardLast4,
-            refunded: false,
-            released: false,
+            stockReserved: false,
+            stockSettled: false,
+            paymentSettled: false,
             sagaDeadline,
           });
           const placed = tx.create(SagaStepRow, {
@@ -206,15 +217,13 @@ export function orderService(
         tagSpanWithOrder(orderId);
         return { order: orderView(order.created, [order.placed]) };
       } catch (error) {
-        // The same request_id raced in concurrently: answer with the order the other call created.
-        if (error instanceof UniqueConstraintViolationException) {
-          const raced = await findByRequest(request.requestId);
-          if (raced) {
-            tagSpanWithOrder(raced.orderId);
-            return { order: raced };
-          }
-        }
-        throw error;
+        if (!(error instanceof UniqueConstraintViolationException)) throw error;
+        // The same request_id raced in concurrently: answer with the order the other call created. Otherwise the
+        // card token is another order's (the only other unique key; the order id is fresh).
+        const raced = await findByRequest(request.requestId);
+        if (!raced) throw new ServiceError(status.FAILED_PRECONDITION, TOKEN_USED);
+        tagSpanWithOrder(raced.orderId);
+        return { order: raced };
       }
     },
 
@@ -229,9 +238,7 @@ export function orderService(
     },
 
     async listOrders(request) {
-      if (request.pageSize < 0 || request.pageSize > 100)
-        throw new ServiceError(status.INVALID_ARGUMENT, `page_size must be 0-100, got ${request.pageSize}`);
-      const size = request.pageSize || 20;
+      const size = pageSize(request.pageSize);
       const where: FilterQuery<Order> = {};
       if (request.customerId) where.customerId = request.customerId;
       if (request.status) {
@@ -260,6 +267,8 @@ export function orderService(
     async cancelOrder(request) {
       if (!isUuid(request.orderId))
         throw new ServiceError(status.INVALID_ARGUMENT, `order_id must be a UUID, got "${request.orderId}"`);
+      const problem = cancelReasonProblem(request.reason);
+      if (problem) throw new ServiceError(status.INVALID_ARGUMENT, problem);
       tagSpanWithOrder(request.orderId);
       const order = await transaction(context, (tx) =>
         applySagaInput(
@@ -267,10 +276,16 @@ export function orderService(
           request.orderId,
           { kind: "cancel_requested", reason: request.reason },
           { trigger: "CancelOrder", correlationId: request.orderId },
+          sagaTimeoutMs,
         ),
       );
       if (!order) throw new ServiceError(status.NOT_FOUND, `no order ${request.orderId}`);
       return { order: orderView(order, await timelineOf(em(), order.orderId)) };
+    },
+
+    async listStuckOrders(request) {
+      const stuck = await findStuckOrders(em(), sagaStuckGraceMs, pageSize(request.pageSize));
+      return { orders: stuck.map(stuckOrderView) };
     },
   });
 }

@@ -20,11 +20,17 @@ export const Order = defineEntity({
     currency: p.string(),
     status: p.string().$type<OrderState>(),
     cancelReason: p.string(),
-    /** Payment's token for the order's card (PaymentService.TokenizeCard): the order never sees the card number. */
+    /**
+     * Payment's token for the order's card (PaymentService.TokenizeCard): the order never sees the card number. A
+     * token pays for one order: unique when not empty (index orders_card_token).
+     */
     cardToken: p.string(),
     cardLast4: p.string(),
-    refunded: p.boolean(),
-    released: p.boolean(),
+    /** The saga's flags (see SagaState in domain/saga.ts). */
+    stockReserved: p.boolean(),
+    stockSettled: p.boolean(),
+    paymentSettled: p.boolean(),
+    /** While PENDING, when the saga is given up; from a cancel on, when its answers are due (on the database's clock). */
     sagaDeadline: p.datetime(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
@@ -86,8 +92,44 @@ export class ReplaceCardNumberWithToken extends Migration {
   }
 }
 
+/**
+ * The saga's protocol (every cancel passes through CANCELLING until inventory and payment have both answered):
+ * "refunded" and "released" become what they now mean, the payment side and the stock side settled (a failed
+ * charge settles payment, a rejection settles stock); "stock_reserved" says what a pending saga waits for (set from
+ * the timeline for the sagas pending now). Stuck CANCELLING orders are found by their deadline.
+ */
+export class SagaSettledFlags extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "orders" rename column "refunded" to "payment_settled"`);
+    this.addSql(`alter table "orders" rename column "released" to "stock_settled"`);
+    this.addSql(`alter table "orders" add column "stock_reserved" boolean not null default false`);
+    this.addSql(`update "orders" o set "stock_reserved" = true where "status" = 'PENDING' and exists
+      (select 1 from "saga_step" s where s."order_id" = o."order_id" and s."trigger" = 'shop.inventory.reserved')`);
+    this.addSql(`alter table "orders" alter column "stock_reserved" drop default`);
+    this.addSql(
+      `create index "orders_cancelling_deadline" on "orders" ("saga_deadline") where "status" = 'CANCELLING'`,
+    );
+  }
+}
+
+/**
+ * A card token pays for one order, enforced by the database so that concurrent creates cannot both win. Orders
+ * placed before this rule that shared a token keep it on the first only: payment erases a card once its order's
+ * charge is final, so a later order's copy stood for nothing.
+ */
+export class CardTokenPaysOnce extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`update "orders" o set "card_token" = '' where "card_token" <> '' and exists
+      (select 1 from "orders" f where f."card_token" = o."card_token"
+        and (f."created_at", f."order_id") < (o."created_at", o."order_id"))`);
+    this.addSql(`create unique index "orders_card_token" on "orders" ("card_token") where "card_token" <> ''`);
+  }
+}
+
 export const entities = [Order, SagaStepRow];
 export const migrations = [
   { name: "order-0001-tables", class: CreateOrderTables },
   { name: "order-0002-card-token", class: ReplaceCardNumberWithToken },
+  { name: "order-0003-saga-settled-flags", class: SagaSettledFlags },
+  { name: "order-0004-card-token-once", class: CardTokenPaysOnce },
 ];

@@ -10,9 +10,13 @@ function overdue(): FilterQuery<Order> {
 
 /**
  * Cancels (and so compensates) sagas still PENDING past their deadline. Rows are claimed with `skip locked`, so
- * several instances sweep without doubling work. "Past" is on the database's clock, like the deadline itself. Returns a function that stops the sweeper.
+ * several instances sweep without doubling work. "Past" is on the database's clock, like the deadline itself: the
+ * only clock the saga's deadline is judged by. Returns a function that stops the sweeper.
  */
-export function startDeadlineSweeper(context: ServiceContext, intervalMs: number): () => Promise<void> {
+export function startDeadlineSweeper(
+  context: ServiceContext,
+  { intervalMs, sagaTimeoutMs }: { intervalMs: number; sagaTimeoutMs: number },
+): () => Promise<void> {
   let running = true;
   let current: Promise<unknown> = Promise.resolve();
   const sweep = async () => {
@@ -30,6 +34,7 @@ export function startDeadlineSweeper(context: ServiceContext, intervalMs: number
           order.orderId,
           { kind: "deadline_passed" },
           { trigger: "saga deadline", correlationId: order.orderId },
+          sagaTimeoutMs,
         );
       }
     });

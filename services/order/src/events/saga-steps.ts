@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { enqueueFollowUp, handleEvent, isUuid } from "@mesh/kit";
+import { type ConsumerOptions, enqueueFollowUp, handleEvent, isUuid } from "@mesh/kit";
 import {
   InventoryRejectedSchema,
   InventoryReleasedSchema,
@@ -12,8 +12,10 @@ import {
   PaymentRefundedSchema,
 } from "@mesh/proto/shop/events/v1/events_pb";
 import { type EntityManager, LockMode } from "@mikro-orm/postgresql";
+import { databaseDeadline } from "../db/deadlines.ts";
 import { Order, SagaStepRow } from "../db/entities.ts";
 import { advance, type SagaInput } from "../domain/saga.ts";
+import { clipped } from "../domain/validation.ts";
 
 /**
  * Where a saga input came from: an event (with its id) or an API call or timer. Its trace is the active context's
@@ -27,17 +29,20 @@ export interface Cause {
 
 /**
  * Applies a saga input to a locked order: records the step in the timeline, updates the order, and announces
- * the decision (OrderConfirmed, OrderCancelled) through the outbox in the same transaction.
+ * the decision (OrderConfirmed, OrderCancelled) through the outbox in the same transaction. A cancel gives the
+ * compensation a deadline of its own, `sagaTimeoutMs` from now, past which the order is reported stuck.
  */
 export async function applySagaInput(
   em: EntityManager,
   orderId: string,
   input: SagaInput,
   cause: Cause,
+  sagaTimeoutMs: number,
 ): Promise<Order | undefined> {
   const order = await em.findOne(Order, { orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
   if (!order) return undefined;
   const step = advance(order, input);
+  // Details and reasons quote other services' text: cut to the columns, so that recording them cannot fail.
   em.create(SagaStepRow, {
     id: randomUUID(),
     orderId,
@@ -45,19 +50,21 @@ export async function applySagaInput(
     trigger: cause.trigger,
     fromStatus: order.status,
     toStatus: step.status,
-    detail: step.detail,
+    detail: clipped(step.detail),
     eventId: cause.eventId ?? "",
   });
   order.status = step.status;
-  order.refunded = step.refunded;
-  order.released = step.released;
+  order.stockReserved = step.stockReserved;
+  order.stockSettled = step.stockSettled;
+  order.paymentSettled = step.paymentSettled;
   if (step.announce?.kind === "confirmed") {
     enqueueFollowUp(em, cause, "shop.order.confirmed", OrderConfirmedSchema, create(OrderConfirmedSchema, { orderId }));
   } else if (step.announce?.kind === "cancelled") {
-    order.cancelReason = step.announce.reason;
+    order.cancelReason = clipped(step.announce.reason);
+    order.sagaDeadline = await databaseDeadline(em, sagaTimeoutMs);
     const message = create(OrderCancelledSchema, {
       orderId,
-      reason: step.announce.reason,
+      reason: order.cancelReason,
       refundRequired: step.announce.refundRequired,
       cardToken: order.cardToken,
     });
@@ -66,49 +73,44 @@ export async function applySagaInput(
   return order;
 }
 
-/** A consumer that turns one event type into a saga input for the order it names. */
-function sagaConsumer<Desc extends DescMessage>(schema: Desc, toInput: (message: MessageShape<Desc>) => SagaInput) {
-  return handleEvent(schema, async (em, message, event) => {
-    // Every saga event names its order in field order_id.
-    const orderId = (message as unknown as { orderId: string }).orderId;
-    if (!isUuid(orderId)) return; // not one of ours: nothing to apply
-    await applySagaInput(em, orderId, toInput(message), {
-      trigger: event.subject,
-      eventId: event.id,
-      correlationId: orderId,
+/** The order's side of the saga: one consumer per event that inventory and payment report with. */
+export function sagaConsumers(sagaTimeoutMs: number): Omit<ConsumerOptions, "stream">[] {
+  // Must complete: a lost step leaves an order that never confirms, or a cancel that never finishes.
+  const consumer = <Desc extends DescMessage>(
+    name: string,
+    subject: string,
+    schema: Desc,
+    toInput: (message: MessageShape<Desc>) => SagaInput,
+  ): Omit<ConsumerOptions, "stream"> => {
+    const handler = handleEvent(schema, async (em, message, event) => {
+      // Every saga event names its order in field order_id.
+      const orderId = (message as unknown as { orderId: string }).orderId;
+      if (!isUuid(orderId)) return; // not one of ours: nothing to apply
+      const cause = { trigger: event.subject, eventId: event.id, correlationId: orderId };
+      await applySagaInput(em, orderId, toInput(message), cause, sagaTimeoutMs);
     });
-  });
+    return { name, subject, handler, mustComplete: true };
+  };
+  return [
+    consumer("order-inventory-reserved", "shop.inventory.reserved", InventoryReservedSchema, () => ({
+      kind: "inventory_reserved",
+    })),
+    consumer("order-inventory-rejected", "shop.inventory.rejected", InventoryRejectedSchema, (m) => ({
+      kind: "inventory_rejected",
+      reason: m.reason,
+    })),
+    consumer("order-inventory-released", "shop.inventory.released", InventoryReleasedSchema, () => ({
+      kind: "inventory_released",
+    })),
+    consumer("order-payment-completed", "shop.payment.completed", PaymentCompletedSchema, () => ({
+      kind: "payment_completed",
+    })),
+    consumer("order-payment-failed", "shop.payment.failed", PaymentFailedSchema, (m) => ({
+      kind: "payment_failed",
+      reason: m.reason,
+    })),
+    consumer("order-payment-refunded", "shop.payment.refunded", PaymentRefundedSchema, () => ({
+      kind: "payment_refunded",
+    })),
+  ];
 }
-
-export const sagaConsumers = [
-  {
-    name: "order-inventory-reserved",
-    subject: "shop.inventory.reserved",
-    handler: sagaConsumer(InventoryReservedSchema, () => ({ kind: "inventory_reserved" })),
-  },
-  {
-    name: "order-inventory-rejected",
-    subject: "shop.inventory.rejected",
-    handler: sagaConsumer(InventoryRejectedSchema, (m) => ({ kind: "inventory_rejected", reason: m.reason })),
-  },
-  {
-    name: "order-inventory-released",
-    subject: "shop.inventory.released",
-    handler: sagaConsumer(InventoryReleasedSchema, () => ({ kind: "inventory_released" })),
-  },
-  {
-    name: "order-payment-completed",
-    subject: "shop.payment.completed",
-    handler: sagaConsumer(PaymentCompletedSchema, () => ({ kind: "payment_completed" })),
-  },
-  {
-    name: "order-payment-failed",
-    subject: "shop.payment.failed",
-    handler: sagaConsumer(PaymentFailedSchema, (m) => ({ kind: "payment_failed", reason: m.reason })),
-  },
-  {
-    name: "order-payment-refunded",
-    subject: "shop.payment.refunded",
-    handler: sagaConsumer(PaymentRefundedSchema, () => ({ kind: "payment_refunded" })),
-  },
-];

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/order/v1/order.proto.
  */
 export const file_shop_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIlwKCU9yZGVyTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFEikKCnVuaXRfcHJpY2UYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSLNAQoOU2FnYVRyYW5zaXRpb24SKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdHJpZ2dlchgCIAEoCRIvCgtmcm9tX3N0YXR1cxgDIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSLQoJdG9fc3RhdHVzGAQgASgOMhouc2hvcC5vcmRlci52MS5PcmRlclN0YXR1cxIOCgZkZXRhaWwYBSABKAkSEAoIZXZlbnRfaWQYBiABKAkimgMKBU9yZGVyEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEicKBWxpbmVzGAMgAygLMhguc2hvcC5vcmRlci52MS5PcmRlckxpbmUSJAoFdG90YWwYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIqCgZzdGF0dXMYBSABKA4yGi5zaG9wLm9yZGVyLnYxLk9yZGVyU3RhdHVzEhUKDWNhbmNlbF9yZWFzb24YBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgh0aW1lbGluZRgJIAMoCzIdLnNob3Aub3JkZXIudjEuU2FnYVRyYW5zaXRpb24SMQoNc2FnYV9kZWFkbGluZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY2FyZF9sYXN0NBgLIAEoCSI4ChBPcmRlckxpbmVSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAUiugEKEkNyZWF0ZU9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi4KBWxpbmVzGAMgAygLMh8uc2hvcC5vcmRlci52MS5PcmRlckxpbmVSZXF1ZXN0EhAKCGN1cnJlbmN5GAUgASgJEhIKCmNhcmRfdG9rZW4YBiABKAkSEgoKY2FyZF9sYXN0NBgHIAEoCUoECAQQBVILY2FyZF9udW1iZXIiOgoTQ3JlYXRlT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiIwoPR2V0T3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjcKEEdldE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyInsKEUxpc3RPcmRlcnNSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEioKBnN0YXR1cxgCIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEkNhbmNlbE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOgoTQ2FuY2VsT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIqmgEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEhsKF09SREVSX1NUQVRVU19DQU5DRUxMSU5HEAMSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAEMu4CCgxPcmRlclNlcnZpY2USWQoLQ3JlYXRlT3JkZXISIS5zaG9wLm9yZGVyLnYxLkNyZWF0ZU9yZGVyUmVxdWVzdBoiLnNob3Aub3JkZXIudjEuQ3JlYXRlT3JkZXJSZXNwb25zZSIDkAICElAKCEdldE9yZGVyEh4uc2hvcC5vcmRlci52MS5HZXRPcmRlclJlcXVlc3QaHy5zaG9wLm9yZGVyLnYxLkdldE9yZGVyUmVzcG9uc2UiA5ACARJWCgpMaXN0T3JkZXJzEiAuc2hvcC5vcmRlci52MS5MaXN0T3JkZXJzUmVxdWVzdBohLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1Jlc3BvbnNlIgOQAgESWQoLQ2FuY2VsT3JkZXISIS5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVxdWVzdBoiLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIDkAICYgZwcm90bzM", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIlwKCU9yZGVyTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFEikKCnVuaXRfcHJpY2UYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSLNAQoOU2FnYVRyYW5zaXRpb24SKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdHJpZ2dlchgCIAEoCRIvCgtmcm9tX3N0YXR1cxgDIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSLQoJdG9fc3RhdHVzGAQgASgOMhouc2hvcC5vcmRlci52MS5PcmRlclN0YXR1cxIOCgZkZXRhaWwYBSABKAkSEAoIZXZlbnRfaWQYBiABKAkimgMKBU9yZGVyEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEicKBWxpbmVzGAMgAygLMhguc2hvcC5vcmRlci52MS5PcmRlckxpbmUSJAoFdG90YWwYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIqCgZzdGF0dXMYBSABKA4yGi5zaG9wLm9yZGVyLnYxLk9yZGVyU3RhdHVzEhUKDWNhbmNlbF9yZWFzb24YBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgh0aW1lbGluZRgJIAMoCzIdLnNob3Aub3JkZXIudjEuU2FnYVRyYW5zaXRpb24SMQoNc2FnYV9kZWFkbGluZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY2FyZF9sYXN0NBgLIAEoCSI4ChBPcmRlckxpbmVSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAUiugEKEkNyZWF0ZU9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi4KBWxpbmVzGAMgAygLMh8uc2hvcC5vcmRlci52MS5PcmRlckxpbmVSZXF1ZXN0EhAKCGN1cnJlbmN5GAUgASgJEhIKCmNhcmRfdG9rZW4YBiABKAkSEgoKY2FyZF9sYXN0NBgHIAEoCUoECAQQBVILY2FyZF9udW1iZXIiOgoTQ3JlYXRlT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiIwoPR2V0T3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjcKEEdldE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyInsKEUxpc3RPcmRlcnNSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEioKBnN0YXR1cxgCIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEkNhbmNlbE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOgoTQ2FuY2VsT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiKwoWTGlzdFN0dWNrT3JkZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUiRAoXTGlzdFN0dWNrT3JkZXJzUmVzcG9uc2USKQoGb3JkZXJzGAEgAygLMhkuc2hvcC5vcmRlci52MS5TdHVja09yZGVyIq0BCgpTdHVja09yZGVyEhAKCG9yZGVyX2lkGAEgASgJEioKBnN0YXR1cxgCIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSMQoNc2FnYV9kZWFkbGluZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLd2FpdGluZ19mb3IYBCABKAkSGQoRc3R1Y2tfZm9yX3NlY29uZHMYBSABKAMqmgEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEhsKF09SREVSX1NUQVRVU19DQU5DRUxMSU5HEAMSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAEMtUDCgxPcmRlclNlcnZpY2USWQoLQ3JlYXRlT3JkZXISIS5zaG9wLm9yZGVyLnYxLkNyZWF0ZU9yZGVyUmVxdWVzdBoiLnNob3Aub3JkZXIudjEuQ3JlYXRlT3JkZXJSZXNwb25zZSIDkAICElAKCEdldE9yZGVyEh4uc2hvcC5vcmRlci52MS5HZXRPcmRlclJlcXVlc3QaHy5zaG9wLm9yZGVyLnYxLkdldE9yZGVyUmVzcG9uc2UiA5ACARJWCgpMaXN0T3JkZXJzEiAuc2hvcC5vcmRlci52MS5MaXN0T3JkZXJzUmVxdWVzdBohLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1Jlc3BvbnNlIgOQAgESWQoLQ2FuY2VsT3JkZXISIS5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVxdWVzdBoiLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIDkAICEmUKD0xpc3RTdHVja09yZGVycxIlLnNob3Aub3JkZXIudjEuTGlzdFN0dWNrT3JkZXJzUmVxdWVzdBomLnNob3Aub3JkZXIudjEuTGlzdFN0dWNrT3JkZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * One product and quantity in an order.
@@ -177,7 +177,9 @@ export type Order = Message<"shop.order.v1.Order"> & {
   timeline: SagaTransition[];
 
   /**
-   * When a still-pending saga is given up and the order cancelled.
+   * When a still-pending saga is given up and the order cancelled. When a cancel starts, it is set anew (the saga
+   * timeout from then, by the database's clock): the time by which inventory and payment should have answered, after
+   * which, plus a grace period, ListStuckOrders reports the order.
    *
    * @generated from field: google.protobuf.Timestamp saga_deadline = 10;
    */
@@ -240,7 +242,7 @@ export type CreateOrderRequest = Message<"shop.order.v1.CreateOrderRequest"> & {
   requestId: string;
 
   /**
-   * Who places the order; required.
+   * Who places the order; required, at most 200 characters, no control characters.
    *
    * @generated from field: string customer_id = 2;
    */
@@ -261,7 +263,8 @@ export type CreateOrderRequest = Message<"shop.order.v1.CreateOrderRequest"> & {
   currency: string;
 
   /**
-   * The token of the card to charge, from PaymentService.TokenizeCard; required. It pays for one order.
+   * The token of the card to charge, from PaymentService.TokenizeCard; required. It pays for one order: a token
+   * another order already used is refused (FAILED_PRECONDITION); tokenize the card again for a new one.
    *
    * @generated from field: string card_token = 6;
    */
@@ -429,7 +432,8 @@ export type CancelOrderRequest = Message<"shop.order.v1.CancelOrderRequest"> & {
   orderId: string;
 
   /**
-   * Why the customer cancels; recorded on the order.
+   * Why the customer cancels; recorded on the order and carried by OrderCancelled. Optional, at most 500
+   * characters; tabs and line breaks are allowed, other control characters are not.
    *
    * @generated from field: string reason = 2;
    */
@@ -465,6 +469,98 @@ export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__P
   messageDesc(file_shop_order_v1_order, 11);
 
 /**
+ * The input of ListStuckOrders.
+ *
+ * @generated from message shop.order.v1.ListStuckOrdersRequest
+ */
+export type ListStuckOrdersRequest = Message<"shop.order.v1.ListStuckOrdersRequest"> & {
+  /**
+   * At most this many orders (1-100; 0 means 20).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message shop.order.v1.ListStuckOrdersRequest.
+ * Use `create(ListStuckOrdersRequestSchema)` to create a new message.
+ */
+export const ListStuckOrdersRequestSchema: GenMessage<ListStuckOrdersRequest> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 12);
+
+/**
+ * The output of ListStuckOrders.
+ *
+ * @generated from message shop.order.v1.ListStuckOrdersResponse
+ */
+export type ListStuckOrdersResponse = Message<"shop.order.v1.ListStuckOrdersResponse"> & {
+  /**
+   * Stuck orders, oldest saga deadline first.
+   *
+   * @generated from field: repeated shop.order.v1.StuckOrder orders = 1;
+   */
+  orders: StuckOrder[];
+};
+
+/**
+ * Describes the message shop.order.v1.ListStuckOrdersResponse.
+ * Use `create(ListStuckOrdersResponseSchema)` to create a new message.
+ */
+export const ListStuckOrdersResponseSchema: GenMessage<ListStuckOrdersResponse> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 13);
+
+/**
+ * An order whose saga is past its deadline (and the grace period) and not finished.
+ *
+ * @generated from message shop.order.v1.StuckOrder
+ */
+export type StuckOrder = Message<"shop.order.v1.StuckOrder"> & {
+  /**
+   * The order identifier.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * PENDING or CANCELLING.
+   *
+   * @generated from field: shop.order.v1.OrderStatus status = 2;
+   */
+  status: OrderStatus;
+
+  /**
+   * The deadline the saga missed (see Order.saga_deadline).
+   *
+   * @generated from field: google.protobuf.Timestamp saga_deadline = 3;
+   */
+  sagaDeadline?: Timestamp | undefined;
+
+  /**
+   * What the saga waits for, for people: "inventory: reservation" or "payment: charge" while PENDING;
+   * "payment: refund", "inventory: release", or both, while CANCELLING.
+   *
+   * @generated from field: string waiting_for = 4;
+   */
+  waitingFor: string;
+
+  /**
+   * How long ago the saga deadline passed, in whole seconds, by the database's clock.
+   *
+   * @generated from field: int64 stuck_for_seconds = 5;
+   */
+  stuckForSeconds: bigint;
+};
+
+/**
+ * Describes the message shop.order.v1.StuckOrder.
+ * Use `create(StuckOrderSchema)` to create a new message.
+ */
+export const StuckOrderSchema: GenMessage<StuckOrder> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 14);
+
+/**
  * Where an order is in its life.
  *
  * @generated from enum shop.order.v1.OrderStatus
@@ -492,14 +588,16 @@ export enum OrderStatus {
   CONFIRMED = 2,
 
   /**
-   * A confirmed order is being cancelled: refund and stock release are in progress.
+   * Being cancelled (by the customer, the saga deadline, a rejection, a failed or refunded payment): OrderCancelled
+   * was published and the order waits until inventory has reported its stock given back (InventoryReleased or
+   * InventoryRejected) and payment has reported nothing captured (PaymentRefunded or PaymentFailed).
    *
    * @generated from enum value: ORDER_STATUS_CANCELLING = 3;
    */
   CANCELLING = 3,
 
   /**
-   * Cancelled; nothing is charged and no stock is held.
+   * Cancelled, and both inventory and payment have reported: nothing is charged and no stock is held.
    *
    * @generated from enum value: ORDER_STATUS_CANCELLED = 4;
    */
@@ -521,7 +619,8 @@ export const OrderStatusSchema: GenEnum<OrderStatus> = /*@__PURE__*/
 export const OrderService: GenService<{
   /**
    * Creates an order in PENDING state and starts its saga. Safe to retry: a repeated request_id returns the order
-   * created by the first call instead of creating another.
+   * created by the first call instead of creating another. A card token pays for one order: a token that another
+   * order (another request_id) already used is refused with FAILED_PRECONDITION.
    *
    * @generated from rpc shop.order.v1.OrderService.CreateOrder
    */
@@ -551,9 +650,9 @@ export const OrderService: GenService<{
     output: typeof ListOrdersResponseSchema;
   },
   /**
-   * Cancels an order. A pending order is cancelled and its saga compensated; a confirmed order is refunded and its
-   * stock released. Cancelling an order that is already cancelled or cancelling returns it unchanged, so the call
-   * is safe to retry.
+   * Cancels an order. A pending or confirmed order becomes CANCELLING and OrderCancelled asks inventory to give back
+   * its stock and payment to refund (or void) its charge; it becomes CANCELLED once both have answered. Cancelling
+   * an order that is already cancelling or cancelled returns it unchanged, so the call is safe to retry.
    *
    * @generated from rpc shop.order.v1.OrderService.CancelOrder
    */
@@ -561,6 +660,20 @@ export const OrderService: GenService<{
     methodKind: "unary";
     input: typeof CancelOrderRequestSchema;
     output: typeof CancelOrderResponseSchema;
+  },
+  /**
+   * Lists the sagas that should have ended and have not, oldest deadline first: orders neither CONFIRMED nor
+   * CANCELLED whose saga deadline plus a grace period (the service's SAGA_STUCK_GRACE_MS, default 60 s) has passed,
+   * by the database's clock. A PENDING one means the deadline sweeper is not running; a CANCELLING one waits for a
+   * side that has not answered its OrderCancelled (an event being retried, or a refund the card gateway refused for
+   * good, which payment parks as REFUND_FAILED for a person). The service's metric mesh_sagas_stuck counts them.
+   *
+   * @generated from rpc shop.order.v1.OrderService.ListStuckOrders
+   */
+  listStuckOrders: {
+    methodKind: "unary";
+    input: typeof ListStuckOrdersRequestSchema;
+    output: typeof ListStuckOrdersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_shop_order_v1_order, 0);
