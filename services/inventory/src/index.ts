@@ -4,7 +4,7 @@ import { inventoryService } from "./api/inventory-service.ts";
 import { withLatency } from "./api/latency.ts";
 import { entities, migrations } from "./db/entities.ts";
 import { seedProducts } from "./db/seed.ts";
-import { onOrderCancelled, onOrderConfirmed, onOrderCreated } from "./events/consumers.ts";
+import { inventoryConsumers } from "./events/consumers.ts";
 
 export { DEMO_PRODUCTS } from "./db/seed.ts";
 
@@ -26,10 +26,6 @@ export function startInventory({ latencyMs = 0, ...options }: InventoryOptions):
     migrations,
     prepare: ({ orm }) => orm.em.fork().transactional((em) => seedProducts(em)),
     services: (context) => [withLatency(inventoryService(context), latencyMs)],
-    consumers: () => [
-      { name: "inventory-order-created", subject: "shop.order.created", handler: onOrderCreated },
-      { name: "inventory-order-confirmed", subject: "shop.order.confirmed", handler: onOrderConfirmed },
-      { name: "inventory-order-cancelled", subject: "shop.order.cancelled", handler: onOrderCancelled },
-    ],
+    consumers: () => inventoryConsumers,
   });
 }
