@@ -273,7 +273,7 @@ describe("one order's saga is one trace", () => {
     expect(consumerQueries.some((span) => statementOf(span).includes("select 1"))).toBe(true);
   });
 
-  it("shows a deferred delivery as its own consumer span, outcome deferred with the reason, then the one applied", async () => {
+  it("shows a deferred delivery as its own consumer span, outcome deferred with the reason and the retry, then the one applied", async () => {
     const orderId = randomUUID();
     deferOnce.add(orderId);
     await plainEchoClient(service.server.address).write({ message: orderId });
@@ -285,6 +285,10 @@ describe("one order's saga is one trace", () => {
       "shop.event.deferred_reason": "the card gateway is away",
     });
     expect(deferred?.status.code).not.toBe(SpanStatusCode.ERROR);
+    // Each retry says which attempt failed and when the next comes.
+    expect(deferred?.events.map(({ name, attributes }) => ({ name, attributes }))).toEqual([
+      { name: "retry scheduled", attributes: { "shop.event.attempt": 1, "shop.event.retry_delay_ms": 50 } },
+    ]);
     expect(appliedSpan?.attributes["shop.event.outcome"]).toBe("applied");
     expect(applied).toContain(orderId);
   });

@@ -12,8 +12,14 @@ export const OutboxEvent = defineEntity({
     correlationId: p.string(),
     traceparent: p.string().nullable(),
     payload: p.blob(),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    /** Written by the database (see KitOutboxRetries): the sweep compares it with the database's clock. */
+    createdAt: p.datetime().defaultRaw("statement_timestamp()"),
     publishedAt: p.datetime().nullable(),
+    /** Sweeps that failed to publish the row while JetStream was answering (see OutboxRelay). */
+    publishAttempts: p.integer().default(0),
+    /** When a sweep may try the row again after such a failure. */
+    retryAt: p.datetime().nullable(),
+    lastError: p.string().nullable(),
   }),
 });
 export type OutboxEvent = InferEntity<typeof OutboxEvent>;
@@ -50,5 +56,23 @@ export class KitOutboxAndInbox extends Migration {
   }
 }
 
+/**
+ * The outbox's times come from the database's clock, not the app's: the instance that writes a row and the one
+ * whose sweep finds it too old may run on clocks apart. A row JetStream refuses waits (retry_at) instead of
+ * holding back the rows behind it.
+ */
+export class KitOutboxRetries extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "outbox" alter column "created_at" set default statement_timestamp()`);
+    this.addSql(`alter table "outbox"
+      add column "publish_attempts" int not null default 0,
+      add column "retry_at" timestamptz null,
+      add column "last_error" varchar(1024) null`);
+  }
+}
+
 export const kitEntities = [OutboxEvent, InboxEntry];
-export const kitMigrations = [{ name: "kit-0001-outbox-and-inbox", class: KitOutboxAndInbox }];
+export const kitMigrations = [
+  { name: "kit-0001-outbox-and-inbox", class: KitOutboxAndInbox },
+  { name: "kit-0002-outbox-retries", class: KitOutboxRetries },
+];

@@ -4,15 +4,25 @@ import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
 
 /** The headers every shop event carries (DESIGN.md: events and the saga). */
 export const Header = {
-  /** The event id; JetStream drops a second publish with the same id within the stream's duplicate window. */
-  eventId: "Nats-Msg-Id",
+  /**
+   * The event id, which consumers' inboxes key on. The relay also makes it the JetStream msgID (`Nats-Msg-Id`, so a
+   * second publish within the duplicate window is dropped), but a replayed dead letter goes out under a fresh msgID
+   * and keeps this header: every inbox still knows it.
+   */
+  eventId: "Shop-Event-Id",
+  /** JetStream's deduplication id; events published before Shop-Event-Id existed carry their id only here. */
+  msgId: "Nats-Msg-Id",
   type: "Shop-Event-Type",
   /** The order the event belongs to. */
   correlationId: "Shop-Correlation-Id",
   traceparent: "traceparent",
-  /** On dead letters: why the message was given up, and where it came from. */
-  deadLetterReason: "Shop-Dead-Letter-Reason",
-  originalSubject: "Shop-Original-Subject",
+  /** On dead letters, beside the event's own headers: which consumer gave it up, why, after how many deliveries. */
+  deadLetterConsumer: "Mesh-Dead-Letter-Consumer",
+  deadLetterReason: "Mesh-Dead-Letter-Reason",
+  deadLetterDeliveries: "Mesh-Dead-Letter-Deliveries",
+  /** On dead letters: the subject the event came on, and when (ISO time) it was given up. */
+  originalSubject: "Mesh-Original-Subject",
+  deadLetteredAt: "Mesh-Dead-Lettered-At",
 } as const;
 
 /** An event about to be written to the outbox. */

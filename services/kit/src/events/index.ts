@@ -1,6 +1,7 @@
 export { transactionWithEvents } from "./committed-events.ts";
 export {
   applyOnce,
+  applyOnceWithEvents,
   type ConsumerOptions,
   type EventHandler,
   type IncomingEvent,

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type FilterQuery, LockMode, type MikroORM } from "@mikro-orm/postgresql";
-import type { JetStreamClient } from "@nats-io/jetstream";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { OutboxEvent } from "../db/kit-tables.ts";
+import type { OutboxEvent } from "../db/kit-tables.ts";
 import { publishInSpan } from "../tracing/messaging-spans.ts";
 import { envelopeHeaders } from "./envelope.ts";
 
@@ -20,11 +20,36 @@ export interface OutboxRelayOptions {
   sweepAfterMs?: number;
 }
 
-/** The rows a sweep takes: unpublished, and older than olderThanMs when that is above 0. */
-function unpublishedRows(olderThanMs: number): FilterQuery<OutboxEvent> {
+/** What publishing needs of an outbox row. */
+type OutboxRow = Pick<OutboxEvent, "id" | "subject" | "type" | "correlationId" | "traceparent" | "payload">;
+
+/**
+ * The rows a sweep takes, by the database's clock: unpublished, not waiting after JetStream refused them, and,
+ * when olderThanMs is above 0, written longer ago than that.
+ */
+function dueRows(olderThanMs: number): { where: string; params: number[] } {
+  const due = `"published_at" is null and ("retry_at" is null or "retry_at" <= now())`;
   return olderThanMs > 0
-    ? { publishedAt: null, createdAt: { $lt: new Date(Date.now() - olderThanMs) } }
-    : { publishedAt: null };
+    ? { where: `${due} and "created_at" < now() - ? * interval '1 millisecond'`, params: [olderThanMs] }
+    : { where: due, params: [] };
+}
+
+interface PublishOutcome {
+  row: OutboxRow;
+  error?: Error;
+}
+
+/** What one sweep did. */
+interface Sweep {
+  claimed: number;
+  published: number;
+  /** Why the rows failed when no row got an answer from JetStream (NATS, or the stream's leader, away). */
+  unanswered?: Error;
+}
+
+/** Marks rows published, by the database's clock; takes their ids. */
+function markPublished(count: number): string {
+  return `update "outbox" set "published_at" = now() where "id" in (${Array.from({ length: count }, () => "?").join(", ")})`;
 }
 
 /** Rows marked published per statement at most. */
@@ -36,6 +61,12 @@ const MARK_CHUNK = 500;
 const MARK_LINGER_MS = 50;
 
 /**
+ * The wait before a sweep tries again a row JetStream refused: doubling from a second, at most a minute, so a row
+ * that always fails costs a publish a minute.
+ */
+const REFUSED_ROW_RETRY = `least(interval '1 minute', interval '1 second' * power(2, "publish_attempts"))`;
+
+/**
  * Publishes outbox rows to JetStream and marks them published, in two ways:
  * - the rows a transaction wrote are published as soon as it commits (publishCommitted), from memory, their acks
  *   awaited together, and marked published in batches, one statement for all the acks that arrived meanwhile;
@@ -44,6 +75,10 @@ const MARK_LINGER_MS = 50;
  *   rows NATS refused while it was down, and, when woken, every row.
  * Either may publish a row twice (a crash between publishing and marking, a sweep meeting a row still in flight):
  * the msgID is the row's id, so JetStream's duplicate window drops the second, and consumers apply an event once.
+ * Each row of a sweep is published on its own: one that fails does not hold back the others. When JetStream is
+ * answering (another row of the sweep was stored, or the row itself was refused), the row is to blame: it waits
+ * (retry_at, growing) so that the next sweeps take the rows behind it. When no row got an answer, NATS is away, not
+ * the rows to blame: the sweep fails and the relay tries again soon (after an outage, at once).
  */
 export class OutboxRelay {
   private running = false;
@@ -104,24 +139,59 @@ export class OutboxRelay {
 
   /** Sweeps one batch of unpublished rows (only those older than olderThanMs); returns how many it published. */
   async publishBatch(olderThanMs = 0): Promise<number> {
-    const unpublished = unpublishedRows(olderThanMs);
-    // Almost every sweep finds nothing: one indexed read says so, where the claim costs BEGIN, a locking read, COMMIT.
-    if (!(await this.orm.em.fork().findOne(OutboxEvent, unpublished, { fields: ["id"] }))) return 0;
-    return this.orm.em.fork().transactional(async (em) => {
-      const rows = await em.find(OutboxEvent, unpublished, {
-        orderBy: { createdAt: "asc" },
-        limit: this.batchSize,
-        lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE,
-      });
-      // Sent in order on one connection, so JetStream stores them in order; the acks are awaited together.
-      await Promise.all(rows.map((row) => this.publish(row)));
-      const now = new Date();
-      for (const row of rows) row.publishedAt = now;
-      return rows.length;
-    });
+    return (await this.sweep(olderThanMs)).published;
   }
 
-  private publish(row: OutboxEvent) {
+  private async sweep(olderThanMs: number): Promise<Sweep> {
+    const due = dueRows(olderThanMs);
+    // Almost every sweep finds nothing: one indexed read says so, where the claim costs BEGIN, a locking read, COMMIT.
+    const any = await this.orm.em
+      .getConnection()
+      .execute(`select 1 from "outbox" where ${due.where} limit 1`, due.params);
+    if (any.length === 0) return { claimed: 0, published: 0 };
+    const sweep = await this.orm.em.fork().transactional(async (em) => {
+      const rows = await em.execute<OutboxRow[]>(
+        `select "id", "subject", "type", "correlation_id" as "correlationId", "traceparent", "payload"
+        from "outbox" where ${due.where} order by "created_at" limit ? for update skip locked`,
+        [...due.params, this.batchSize],
+      );
+      // Sent in order on one connection, so JetStream stores them in order; the acks are awaited together.
+      const outcomes = await Promise.all(rows.map((row) => this.publishSettled(row)));
+      const published = outcomes.flatMap(({ row, error }) => (error ? [] : [row.id]));
+      const failures = outcomes.filter((outcome) => outcome.error);
+      const answered = published.length > 0;
+      const refused = ({ error }: PublishOutcome) => answered || error instanceof JetStreamApiError;
+      if (published.length > 0) await em.execute(markPublished(published.length), published);
+      for (const failure of failures.filter(refused)) await this.retryLater(em, failure);
+      const unanswered = failures.find((failure) => !refused(failure))?.error;
+      return { claimed: rows.length, published: published.length, unanswered };
+    });
+    if (sweep.unanswered !== undefined) throw sweep.unanswered;
+    return sweep;
+  }
+
+  private publishSettled(row: OutboxRow): Promise<PublishOutcome> {
+    return this.publish(row).then(
+      () => ({ row }),
+      (error: unknown) => ({ row, error: error instanceof Error ? error : new Error(String(error)) }),
+    );
+  }
+
+  /** A row JetStream refused waits before a sweep takes it again; the rows behind it go meanwhile. */
+  private async retryLater(em: EntityManager, { row, error }: PublishOutcome) {
+    const reason = error?.message ?? "";
+    const [marked] = await em.execute<{ attempts: number }[]>(
+      `update "outbox" set "publish_attempts" = "publish_attempts" + 1, "retry_at" = now() + ${REFUSED_ROW_RETRY},
+      "last_error" = ? where "id" = ? returning "publish_attempts" as "attempts"`,
+      [reason.slice(0, 1024), row.id],
+    );
+    this.log.warn(
+      { event: row.id, subject: row.subject, attempts: marked?.attempts, err: reason },
+      "JetStream refused an outbox row; it waits, the rows behind it go on",
+    );
+  }
+
+  private publish(row: OutboxRow) {
     return publishInSpan(row, (traceparent) =>
       this.js.publish(row.subject, row.payload, {
         msgID: row.id,
@@ -158,9 +228,7 @@ export class OutboxRelay {
     while (this.acked.length > 0) {
       const ids = this.acked.splice(0, MARK_CHUNK);
       try {
-        await this.orm.em
-          .getConnection()
-          .execute(`update "outbox" set "published_at" = now() where "id" in (${ids.map(() => "?").join(", ")})`, ids);
+        await this.orm.em.getConnection().execute(markPublished(ids.length), ids);
         failures = 0;
       } catch (error) {
         // The database is away: unmarked rows are only published again by a sweep, which JetStream deduplicates.
@@ -178,10 +246,10 @@ export class OutboxRelay {
       const everything = this.pending;
       this.pending = false;
       try {
-        const published = await this.publishBatch(everything ? 0 : this.sweepAfterMs);
+        const { claimed } = await this.sweep(everything ? 0 : this.sweepAfterMs);
         if (failures > 0) this.log.info("outbox relay publishing again");
         failures = 0;
-        if (published === this.batchSize || this.pending) continue;
+        if (claimed === this.batchSize || this.pending) continue;
         await this.idle(this.pollIntervalMs);
       } catch (error) {
         failures++;

@@ -6,6 +6,7 @@ describe("readEnv", () => {
     expect(readEnv(serviceEnv, { DATABASE_URL: "postgres://u:p@h:5/db", GRPC_PORT: "7000" })).toEqual({
       DATABASE_URL: "postgres://u:p@h:5/db",
       NATS_URL: "nats://127.0.0.1:4222",
+      EVENT_RETRY_CEILING_MS: 300_000,
       GRPC_HOST: "127.0.0.1",
       GRPC_PORT: 7000,
     });
@@ -36,6 +37,16 @@ describe("readEnv", () => {
     expect(readEnv(serviceEnv, { ...base, NATS_STREAM_REPLICAS: "3" }).NATS_STREAM_REPLICAS).toBe(3);
     expect(() => readEnv(serviceEnv, { ...base, NATS_STREAM_REPLICAS: "7" })).toThrow(
       '  NATS_STREAM_REPLICAS: expected 1 to 5 replicas (JetStream\'s limit) (got "7")',
+    );
+  });
+
+  it("reads the retry ceiling in ms and METRICS_LISTEN as host:port, unset by default", () => {
+    const base = { DATABASE_URL: "postgres://h/db" };
+    expect(readEnv(serviceEnv, base).METRICS_LISTEN).toBeUndefined();
+    const set = readEnv(serviceEnv, { ...base, EVENT_RETRY_CEILING_MS: "2000", METRICS_LISTEN: "0.0.0.0:9464" });
+    expect(set).toMatchObject({ EVENT_RETRY_CEILING_MS: 2000, METRICS_LISTEN: "0.0.0.0:9464" });
+    expect(() => readEnv(serviceEnv, { ...base, METRICS_LISTEN: "9464" })).toThrow(
+      '  METRICS_LISTEN: expected host:port (got "9464")',
     );
   });
 });

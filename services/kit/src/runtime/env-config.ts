@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_RETRY_CEILING_MS } from "../events/consumer-runner.ts";
 
 /** A configuration that cannot be used: the message names each variable and what is wrong with it. */
 export class EnvConfigError extends Error {}
@@ -30,6 +31,17 @@ export const streamEnv = {
     .optional(),
 };
 
+/** How the kit runs events and serves metrics (read by startService itself, like NATS_STREAM_REPLICAS). */
+export const runtimeEnv = {
+  /** The ceiling of the growing delay between tries of an event a must-complete consumer failed to apply. */
+  EVENT_RETRY_CEILING_MS: z.coerce.number().int().min(1).default(DEFAULT_RETRY_CEILING_MS),
+  /** Where to serve the Prometheus metrics (GET /metrics); unset, they are not served. */
+  METRICS_LISTEN: z
+    .string()
+    .regex(/^[^:\s]+:\d+$/, "expected host:port")
+    .optional(),
+};
+
 /** Variables every service reads. */
 export const serviceEnv = {
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL"),
@@ -42,6 +54,7 @@ export const serviceEnv = {
     )
     .default("nats://127.0.0.1:4222"),
   ...streamEnv,
+  ...runtimeEnv,
   GRPC_HOST: z.string().default("127.0.0.1"),
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50051),
 };
