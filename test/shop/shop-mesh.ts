@@ -74,6 +74,8 @@ export async function startShopMesh(options: {
   natsCluster?: number;
   /** PostgreSQL server settings (see startPostgres). */
   postgresSettings?: Readonly<Record<string, string>>;
+  /** How long payment waits for one gateway call (PaymentOptions.gatewayTimeoutMs; default its own). */
+  paymentGatewayTimeoutMs?: number;
 }): Promise<ShopMesh> {
   const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const catalog = shopCatalog();
@@ -125,6 +127,7 @@ export async function startShopMesh(options: {
     natsUrl,
     grpc,
     sidecarOutbound: `127.0.0.1:${paymentSidecar.ports.outbound}`,
+    gatewayTimeoutMs: options.paymentGatewayTimeoutMs,
     log,
   });
   const order = await startOrder({

@@ -6,7 +6,8 @@ import { paymentService } from "./api/payment-service.ts";
 import { eraseUnusedCards } from "./db/card-store.ts";
 import { entities, migrations } from "./db/entities.ts";
 import { CARD_KEY_BYTES } from "./domain/card-vault.ts";
-import { CHARGE_DELIVERIES, onInventoryReserved, onOrderCancelled } from "./events/payment-steps.ts";
+import { paymentConsumers } from "./events/payment-steps.ts";
+import { countRefundFailures } from "./payment-metrics.ts";
 
 export interface PaymentOptions {
   databaseUrl: string;
@@ -19,6 +20,8 @@ export interface PaymentOptions {
    * cards tokenized before a restart can then not be charged after it (their orders are cancelled, nothing is taken).
    */
   cardKey?: Buffer;
+  /** How long one call to the gateway may take (default GATEWAY_TIMEOUT_MS); past it, its outcome is unknown. */
+  gatewayTimeoutMs?: number;
   log: Logger;
 }
 
@@ -52,21 +55,15 @@ function sweepUnusedCards(options: { orm: Parameters<typeof eraseUnusedCards>[0]
 export function startPayment(options: PaymentOptions): Promise<RunningService> {
   const provider = meshClient(PaymentProviderService, options.sidecarOutbound);
   const cardKey = options.cardKey ?? processCardKey(options.log);
+  const gateway = { gatewayTimeoutMs: options.gatewayTimeoutMs };
   return startService({
     name: "payment",
     ...options,
     entities,
     migrations,
-    services: (context) => [paymentService(context, provider, cardKey)],
-    consumers: () => [
-      {
-        name: "payment-inventory-reserved",
-        subject: "shop.inventory.reserved",
-        handler: onInventoryReserved(provider, cardKey),
-        maxDeliver: CHARGE_DELIVERIES,
-      },
-      { name: "payment-order-cancelled", subject: "shop.order.cancelled", handler: onOrderCancelled(provider) },
-    ],
+    prepare: async (context) => countRefundFailures(context),
+    services: (context) => [paymentService(context, provider, cardKey, gateway)],
+    consumers: () => paymentConsumers(provider, cardKey, { ...gateway, log: options.log }),
     background: (context) => sweepUnusedCards(context),
   });
 }

@@ -1,13 +1,14 @@
 import { type RunningGrpcServer, startGrpcServer } from "@mesh/kit";
 import type { Logger } from "pino";
-import { type ProviderBehaviour, providerService } from "./api/provider-service.ts";
+import { type LedgerEntry, type ProviderBehaviour, providerService } from "./api/provider-service.ts";
 
-export type { ProviderBehaviour } from "./api/provider-service.ts";
+export type { LedgerEntry, ProviderBehaviour } from "./api/provider-service.ts";
 
 export interface RunningProvider extends RunningGrpcServer {
-  /** Change latency and failure rate while running. */
+  /** Change latency, failure rate and late answers while running. */
   readonly behaviour: ProviderBehaviour;
-  ledger(): { chargeId: string; amountMinor: bigint; refunded: boolean }[];
+  /** Every captured charge, with its refunds. */
+  ledger(): LedgerEntry[];
 }
 
 /** The simulated payment gateway as a gRPC server. */

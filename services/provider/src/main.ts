@@ -8,11 +8,16 @@ runService("provider", async (log) => {
     GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50051),
     PROVIDER_LATENCY_MS: z.coerce.number().int().min(0).default(0),
     PROVIDER_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+    PROVIDER_ANSWER_LATE_MS: z.coerce.number().int().min(0).default(0),
   });
   const provider = await startProvider({
     host: env.GRPC_HOST,
     port: env.GRPC_PORT,
-    behaviour: { latencyMs: env.PROVIDER_LATENCY_MS, failureRate: env.PROVIDER_FAILURE_RATE },
+    behaviour: {
+      latencyMs: env.PROVIDER_LATENCY_MS,
+      failureRate: env.PROVIDER_FAILURE_RATE,
+      answerLateMs: env.PROVIDER_ANSWER_LATE_MS,
+    },
     log,
   });
   return { stop: () => provider.shutdown() };

@@ -4,7 +4,8 @@ import { implement, isUuid, type ServiceContext, ServiceError, transaction } fro
 import { PaymentService, PaymentStatus } from "@mesh/proto/shop/payment/v1/payment_pb";
 import { LockMode } from "@mikro-orm/postgresql";
 import { Payment } from "../db/entities.ts";
-import { type ProviderClient, refundPayment } from "../events/payment-steps.ts";
+import { type PaymentStepOptions, refundPayment } from "../events/payment-steps.ts";
+import { GATEWAY_TIMEOUT_MS, gatewayClient, type ProviderClient } from "../gateway.ts";
 import { tokenizeCard } from "./tokenize-card.ts";
 
 const STATUS = {
@@ -13,6 +14,7 @@ const STATUS = {
   DECLINED: PaymentStatus.DECLINED,
   REFUNDED: PaymentStatus.REFUNDED,
   FAILED: PaymentStatus.FAILED,
+  REFUND_FAILED: PaymentStatus.REFUND_FAILED,
 } as const;
 
 export const paymentView = (payment: Payment) => ({
@@ -28,7 +30,16 @@ export const paymentView = (payment: Payment) => ({
 });
 
 /** shop.payment.v1.PaymentService over the payment database. */
-export function paymentService(context: ServiceContext, provider: ProviderClient, cardKey: Buffer) {
+export function paymentService(
+  context: ServiceContext,
+  provider: ProviderClient,
+  cardKey: Buffer,
+  options: Pick<PaymentStepOptions, "gatewayTimeoutMs"> = {},
+) {
+  const deps = {
+    gateway: gatewayClient(provider, options.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS),
+    log: context.log,
+  };
   return implement(PaymentService, {
     tokenizeCard: tokenizeCard(context, cardKey),
 
@@ -51,23 +62,28 @@ export function paymentService(context: ServiceContext, provider: ProviderClient
     async refund(request) {
       if (!isUuid(request.paymentId))
         throw new ServiceError(status.INVALID_ARGUMENT, `payment_id must be a UUID, got "${request.paymentId}"`);
-      return transaction(context, async (em) => {
+      // The row lock serializes this with the order's cancel step, which refunds the same payment: whichever comes
+      // second finds it REFUNDED, so the money is returned and announced (PaymentRefunded) once.
+      const { payment, refused } = await transaction(context, async (em) => {
         const payment = await em.findOne(
           Payment,
           { paymentId: request.paymentId },
           { lockMode: LockMode.PESSIMISTIC_WRITE },
         );
         if (!payment) throw new ServiceError(status.NOT_FOUND, `no payment ${request.paymentId}`);
-        if (payment.status === "REFUNDED") return { payment: paymentView(payment) };
+        if (payment.status === "REFUNDED") return { payment: paymentView(payment), refused: false };
         if (payment.status !== "CAPTURED") {
           throw new ServiceError(
             status.FAILED_PRECONDITION,
             `payment ${payment.paymentId} is ${payment.status}, only CAPTURED payments can be refunded`,
           );
         }
-        await refundPayment(em, provider, payment, { correlationId: payment.orderId });
-        return { payment: paymentView(payment) };
+        const outcome = await refundPayment(em, deps, payment, { correlationId: payment.orderId });
+        return { payment: paymentView(payment), refused: outcome === "refused" };
       });
+      // Committed first: the payment stays REFUND_FAILED, with the reason, for a person to settle.
+      if (refused) throw new ServiceError(status.FAILED_PRECONDITION, payment.failureReason);
+      return { payment };
     },
   });
 }

@@ -13,16 +13,44 @@ export async function findCard(
   return { card, cardNumber };
 }
 
-/** Forgets a card's number (in the caller's transaction); its token and last four digits stay. */
-export function eraseCardNumber(card: Card | null): void {
-  if (!card?.sealedNumber) return;
-  card.sealedNumber = null;
-  card.erasedAt = new Date();
+/** A card as its claim returns it: the number may be erased already (null). */
+export interface ClaimedCard {
+  last4: string;
+  sealedNumber: Buffer | null;
 }
 
-/** Forgets the number of the card behind a token, if payment still keeps it. */
-export async function eraseCardOf(em: EntityManager, token: string): Promise<void> {
-  if (token) eraseCardNumber(await em.findOne(Card, { token }));
+/**
+ * Claims the card behind a token for the order whose charge uses it; undefined when the token is unknown or another
+ * order's. The claim is committed at once, outside the caller's transaction (no transaction context is passed), and
+ * before the charge is sent: a try that gets no answer rolls back, but the claim stays, so
+ * - a cancel of the order knows that a charge may have been sent, and settles it with the gateway first, and
+ * - a cancel of another order that named the same token does not erase the card between two tries of this charge.
+ * It takes a second connection of the pool while the caller's transaction holds one: the charge consumer applies
+ * fewer events at once than the pool has connections (CHARGE_CONCURRENCY), so claims never wait on each other forever.
+ */
+export async function claimCard(em: EntityManager, token: string, orderId: string): Promise<ClaimedCard | undefined> {
+  const rows = await em.getConnection().execute<{ last4: string; sealed_number: Buffer | null }[]>(
+    `update "card" set "claimed_by" = ? where "token" = ? and ("claimed_by" is null or "claimed_by" = ?)
+     returning "last4", "sealed_number"`,
+    [orderId, token, orderId],
+    "all",
+  );
+  const row = rows[0];
+  return row && { last4: row.last4, sealedNumber: row.sealed_number };
+}
+
+/**
+ * Forgets the number of the card behind a token (in the caller's transaction), once an order is done with it, unless
+ * another order's charge has claimed the card: a token pays for one order, and a cancel of a second order that
+ * named the same token must not take the card from the first. Its token and last four digits stay.
+ */
+export async function eraseCardOf(em: EntityManager, token: string, orderId: string): Promise<void> {
+  if (!token) return;
+  await em.nativeUpdate(
+    Card,
+    { token, sealedNumber: { $ne: null }, $or: [{ claimedBy: null }, { claimedBy: orderId }] },
+    { sealedNumber: null, erasedAt: new Date() },
+  );
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Migration } from "@mikro-orm/migrations";
 import { defineEntity, type InferEntity } from "@mikro-orm/postgresql";
+import type { PaymentState } from "../domain/payment-state.ts";
 
-export type PaymentState = "PENDING" | "CAPTURED" | "DECLINED" | "REFUNDED" | "FAILED";
+export type { PaymentState } from "../domain/payment-state.ts";
 
 /** The one charge of an order. A row exists from the first event about the order (even a cancel), so a late
  * InventoryReserved never charges an order that is already over. */
@@ -51,6 +52,8 @@ export const Card = defineEntity({
     sealedNumber: p.blob().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     erasedAt: p.datetime().nullable(),
+    /** The order whose charge uses the card (see CardClaims): only that order's steps erase it. */
+    claimedBy: p.string().nullable(),
   }),
 });
 export type Card = InferEntity<typeof Card>;
@@ -64,8 +67,20 @@ export class CreateCardTable extends Migration {
   }
 }
 
+/**
+ * Cards claimed by the order charging them (a cancel of another order with the same token leaves such a card alone),
+ * and an index for the count of payments whose refund the gateway refused (the gauge mesh_payments_refund_failed).
+ */
+export class CardClaimAndRefundFailures extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "card" add column "claimed_by" varchar(255) null`);
+    this.addSql(`create index "payment_refund_failed" on "payment" ("order_id") where "status" = 'REFUND_FAILED'`);
+  }
+}
+
 export const entities = [Payment, Card];
 export const migrations = [
   { name: "payment-0001-tables", class: CreatePaymentTables },
   { name: "payment-0002-card", class: CreateCardTable },
+  { name: "payment-0003-card-claim-refund-failed", class: CardClaimAndRefundFailures },
 ];

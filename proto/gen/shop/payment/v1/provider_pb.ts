@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/payment/v1/provider.proto.
  */
 export const file_shop_payment_v1_provider: GenFile = /*@__PURE__*/
-  fileDesc("Ch5zaG9wL3BheW1lbnQvdjEvcHJvdmlkZXIucHJvdG8SD3Nob3AucGF5bWVudC52MSJ5Cg1DaGFyZ2VSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRITCgtjYXJkX251bWJlchgCIAEoCRIlCgZhbW91bnQYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRITCgtkZXNjcmlwdGlvbhgEIAEoCSJqCg5DaGFyZ2VSZXNwb25zZRIRCgljaGFyZ2VfaWQYASABKAkSLwoHb3V0Y29tZRgCIAEoDjIeLnNob3AucGF5bWVudC52MS5DaGFyZ2VPdXRjb21lEhQKDGRlY2xpbmVfY29kZRgDIAEoCSJBChNSZWZ1bmRDaGFyZ2VSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIRCgljaGFyZ2VfaWQYAiABKAkiKQoUUmVmdW5kQ2hhcmdlUmVzcG9uc2USEQoJcmVmdW5kX2lkGAEgASgJKmkKDUNoYXJnZU91dGNvbWUSHgoaQ0hBUkdFX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdDSEFSR0VfT1VUQ09NRV9DQVBUVVJFRBABEhsKF0NIQVJHRV9PVVRDT01FX0RFQ0xJTkVEEAIyygEKFlBheW1lbnRQcm92aWRlclNlcnZpY2USTgoGQ2hhcmdlEh4uc2hvcC5wYXltZW50LnYxLkNoYXJnZVJlcXVlc3QaHy5zaG9wLnBheW1lbnQudjEuQ2hhcmdlUmVzcG9uc2UiA5ACAhJgCgxSZWZ1bmRDaGFyZ2USJC5zaG9wLnBheW1lbnQudjEuUmVmdW5kQ2hhcmdlUmVxdWVzdBolLnNob3AucGF5bWVudC52MS5SZWZ1bmRDaGFyZ2VSZXNwb25zZSIDkAICYgZwcm90bzM", [file_shop_common_v1_money]);
+  fileDesc("Ch5zaG9wL3BheW1lbnQvdjEvcHJvdmlkZXIucHJvdG8SD3Nob3AucGF5bWVudC52MSJ5Cg1DaGFyZ2VSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRITCgtjYXJkX251bWJlchgCIAEoCRIlCgZhbW91bnQYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRITCgtkZXNjcmlwdGlvbhgEIAEoCSJqCg5DaGFyZ2VSZXNwb25zZRIRCgljaGFyZ2VfaWQYASABKAkSLwoHb3V0Y29tZRgCIAEoDjIeLnNob3AucGF5bWVudC52MS5DaGFyZ2VPdXRjb21lEhQKDGRlY2xpbmVfY29kZRgDIAEoCSIuChNTZXR0bGVDaGFyZ2VSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCSKmAQoUU2V0dGxlQ2hhcmdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJY2hhcmdlX2lkGAIgASgJEi8KB291dGNvbWUYAyABKA4yHi5zaG9wLnBheW1lbnQudjEuQ2hhcmdlT3V0Y29tZRIUCgxkZWNsaW5lX2NvZGUYBCABKAkSJQoGYW1vdW50GAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkiQQoTUmVmdW5kQ2hhcmdlUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEQoJY2hhcmdlX2lkGAIgASgJIikKFFJlZnVuZENoYXJnZVJlc3BvbnNlEhEKCXJlZnVuZF9pZBgBIAEoCSppCg1DaGFyZ2VPdXRjb21lEh4KGkNIQVJHRV9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGwoXQ0hBUkdFX09VVENPTUVfQ0FQVFVSRUQQARIbChdDSEFSR0VfT1VUQ09NRV9ERUNMSU5FRBACMqwCChZQYXltZW50UHJvdmlkZXJTZXJ2aWNlEk4KBkNoYXJnZRIeLnNob3AucGF5bWVudC52MS5DaGFyZ2VSZXF1ZXN0Gh8uc2hvcC5wYXltZW50LnYxLkNoYXJnZVJlc3BvbnNlIgOQAgISYAoMU2V0dGxlQ2hhcmdlEiQuc2hvcC5wYXltZW50LnYxLlNldHRsZUNoYXJnZVJlcXVlc3QaJS5zaG9wLnBheW1lbnQudjEuU2V0dGxlQ2hhcmdlUmVzcG9uc2UiA5ACAhJgCgxSZWZ1bmRDaGFyZ2USJC5zaG9wLnBheW1lbnQudjEuUmVmdW5kQ2hhcmdlUmVxdWVzdBolLnNob3AucGF5bWVudC52MS5SZWZ1bmRDaGFyZ2VSZXNwb25zZSIDkAICYgZwcm90bzM", [file_shop_common_v1_money]);
 
 /**
  * The input of Charge.
@@ -92,6 +92,76 @@ export const ChargeResponseSchema: GenMessage<ChargeResponse> = /*@__PURE__*/
   messageDesc(file_shop_payment_v1_provider, 1);
 
 /**
+ * The input of SettleCharge.
+ *
+ * @generated from message shop.payment.v1.SettleChargeRequest
+ */
+export type SettleChargeRequest = Message<"shop.payment.v1.SettleChargeRequest"> & {
+  /**
+   * The idempotency_key of the Charge to settle; required.
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message shop.payment.v1.SettleChargeRequest.
+ * Use `create(SettleChargeRequestSchema)` to create a new message.
+ */
+export const SettleChargeRequestSchema: GenMessage<SettleChargeRequest> = /*@__PURE__*/
+  messageDesc(file_shop_payment_v1_provider, 2);
+
+/**
+ * The output of SettleCharge.
+ *
+ * @generated from message shop.payment.v1.SettleChargeResponse
+ */
+export type SettleChargeResponse = Message<"shop.payment.v1.SettleChargeResponse"> & {
+  /**
+   * Whether a charge was made with the key. When false, the key is void: nothing was or will be taken with it.
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * The provider's identifier of the charge; empty when none was found.
+   *
+   * @generated from field: string charge_id = 2;
+   */
+  chargeId: string;
+
+  /**
+   * Captured or declined; unspecified when none was found.
+   *
+   * @generated from field: shop.payment.v1.ChargeOutcome outcome = 3;
+   */
+  outcome: ChargeOutcome;
+
+  /**
+   * Why the charge was declined; empty otherwise.
+   *
+   * @generated from field: string decline_code = 4;
+   */
+  declineCode: string;
+
+  /**
+   * The amount the charge was made for; unset when none was found.
+   *
+   * @generated from field: shop.common.v1.Money amount = 5;
+   */
+  amount?: Money | undefined;
+};
+
+/**
+ * Describes the message shop.payment.v1.SettleChargeResponse.
+ * Use `create(SettleChargeResponseSchema)` to create a new message.
+ */
+export const SettleChargeResponseSchema: GenMessage<SettleChargeResponse> = /*@__PURE__*/
+  messageDesc(file_shop_payment_v1_provider, 3);
+
+/**
  * The input of RefundCharge.
  *
  * @generated from message shop.payment.v1.RefundChargeRequest
@@ -117,7 +187,7 @@ export type RefundChargeRequest = Message<"shop.payment.v1.RefundChargeRequest">
  * Use `create(RefundChargeRequestSchema)` to create a new message.
  */
 export const RefundChargeRequestSchema: GenMessage<RefundChargeRequest> = /*@__PURE__*/
-  messageDesc(file_shop_payment_v1_provider, 2);
+  messageDesc(file_shop_payment_v1_provider, 4);
 
 /**
  * The output of RefundCharge.
@@ -138,7 +208,7 @@ export type RefundChargeResponse = Message<"shop.payment.v1.RefundChargeResponse
  * Use `create(RefundChargeResponseSchema)` to create a new message.
  */
 export const RefundChargeResponseSchema: GenMessage<RefundChargeResponse> = /*@__PURE__*/
-  messageDesc(file_shop_payment_v1_provider, 3);
+  messageDesc(file_shop_payment_v1_provider, 5);
 
 /**
  * The outcome of a charge.
@@ -182,6 +252,9 @@ export const ChargeOutcomeSchema: GenEnum<ChargeOutcome> = /*@__PURE__*/
  * 4000000000000002 is declined (card_declined), 4000000000009995 is declined (insufficient_funds),
  * 4000000000000119 fails with UNAVAILABLE (processing_error); any other 16-digit number is captured.
  *
+ * A caller whose Charge ended without an answer (a deadline, a broken connection) cannot tell whether money was
+ * taken: it asks SettleCharge, which either reports the charge or makes sure there will never be one.
+ *
  * @generated from service shop.payment.v1.PaymentProviderService
  */
 export const PaymentProviderService: GenService<{
@@ -196,7 +269,20 @@ export const PaymentProviderService: GenService<{
     output: typeof ChargeResponseSchema;
   },
   /**
-   * Returns a captured charge in full. A repeated idempotency_key returns the first call's result.
+   * Returns the outcome of the charge made with this idempotency key; when none was made, voids the key so that no
+   * later Charge with it captures anything (such a Charge answers FAILED_PRECONDITION "idempotency key voided").
+   * Repeating it returns the same answer.
+   *
+   * @generated from rpc shop.payment.v1.PaymentProviderService.SettleCharge
+   */
+  settleCharge: {
+    methodKind: "unary";
+    input: typeof SettleChargeRequestSchema;
+    output: typeof SettleChargeResponseSchema;
+  },
+  /**
+   * Returns a captured charge in full, once: a repeated idempotency_key returns the first call's result, and a charge
+   * already refunded under another key is refused with FAILED_PRECONDITION.
    *
    * @generated from rpc shop.payment.v1.PaymentProviderService.RefundCharge
    */
