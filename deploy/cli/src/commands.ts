@@ -1,6 +1,7 @@
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { type CallOptions, createClient } from "@connectrpc/connect";
 import { INBOUND_CLUSTER } from "@mesh/sidecar";
+import { age } from "./age.ts";
 import { instanceServing, listInstances } from "./consul.ts";
 import { reflectService } from "./reflection.ts";
 import { table } from "./table.ts";
@@ -150,4 +151,37 @@ export async function saga(orderId: string, target?: string): Promise<string> {
   ]);
   const status = order.status.replace("ORDER_STATUS_", "");
   return `order ${orderId}: ${status}${order.cancelReason ? ` (${order.cancelReason})` : ""}\n${table(["time", "trigger", "status", "detail"], rows)}`;
+}
+
+interface StuckOrderJson {
+  orderId?: string;
+  status?: string;
+  waitingFor?: string;
+  /** int64 in JSON may come as a string. */
+  stuckForSeconds?: number | string;
+}
+
+/** The table of `mesh saga --stuck`, from ListStuckOrders' answer in JSON. */
+export function formatStuckOrders(orders: StuckOrderJson[]): string {
+  if (orders.length === 0) return "no stuck sagas";
+  return table(
+    ["order", "status", "waiting for", "stuck for"],
+    orders.map((order) => [
+      order.orderId ?? "",
+      (order.status ?? "").replace("ORDER_STATUS_", ""),
+      order.waitingFor || "-",
+      age(Number(order.stuckForSeconds ?? 0) * 1000),
+    ]),
+  );
+}
+
+/** `mesh saga --stuck`: sagas past their deadline that are not final, from the order service. */
+export async function stuckSagas(target?: string): Promise<string> {
+  const json = await call({
+    method: "shop.order.v1.OrderService/ListStuckOrders",
+    json: JSON.stringify({ pageSize: 100 }),
+    target,
+    headers: {},
+  });
+  return formatStuckOrders((JSON.parse(json) as { orders?: StuckOrderJson[] }).orders ?? []);
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { call, DEFAULT_IDENTITY, saga, services, stats } from "./commands.ts";
+import { call, DEFAULT_IDENTITY, saga, services, stats, stuckSagas } from "./commands.ts";
+import { DEFAULT_NATS_URL, dlqDrop, dlqList, dlqReplay, dlqReplayAll, dlqShow } from "./dlq.ts";
 import { checkIntention, deleteIntention, listIntentions, setIntention } from "./intentions.ts";
 import { stat } from "./stat.ts";
 import { top } from "./top.ts";
@@ -27,6 +28,15 @@ const USAGE = `usage: mesh <command> [options]
                                    time axis, its gRPC status, and its events (retries, breaker) beneath; with an
                                    order id, every trace with a span tagged shop.order_id
   saga <orderId> [--to host:port]  an order's saga timeline
+  saga --stuck [--to host:port]    sagas past their deadline that are not final: order, status, what each waits
+                                   for, and for how long (the order service's ListStuckOrders)
+  dlq list [--consumer <name>]     dead letters, oldest first: seq, consumer, subject, order, deliveries, age, reason
+  dlq show <seq>                   a dead letter's headers, reason and payload (the event as JSON)
+  dlq replay <seq> | --consumer <name> --all
+                                   publish the event again on its original subject, with its event id (so each
+                                   consumer applies it at most once), and delete the dead letter; or every one of
+                                   a consumer's
+  dlq drop <seq> --yes             delete a dead letter for good
 
 Consul is found at CONSUL_HTTP_ADDR (default 127.0.0.1:8500), with CONSUL_HTTP_TOKEN if set.
 Without --to, calls go to a healthy instance (its sidecar's inbound listener) that serves the service; when it takes
@@ -34,7 +44,9 @@ only mutual TLS, the call is made as the mesh identity --as (default ${DEFAULT_I
 Consul agent, and the intentions decide. With --to (a sidecar's loopback outbound listener, say) the call is
 plaintext, and --authority names the mesh service that listener should route to.
 stat and top read every sidecar's /metrics (the instances in Consul). trace reads the trace API at MESH_TRACES_URL
-(default ${DEFAULT_TRACES_URL}, Jaeger's query port): the local mesh's dashboard, or Jaeger itself.`;
+(default ${DEFAULT_TRACES_URL}, Jaeger's query port): the local mesh's dashboard, or Jaeger itself.
+dlq reads the dead-letter stream (SHOP_DEAD_LETTERS) of the NATS at NATS_URL (default ${DEFAULT_NATS_URL}); a dead
+letter's id is its sequence there.`;
 
 function headersFrom(values: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -87,6 +99,10 @@ async function run(argv: string[]): Promise<string | undefined> {
       window: { type: "string", default: "5" },
       interval: { type: "string", default: "2" },
       iterations: { type: "string" },
+      stuck: { type: "boolean" },
+      consumer: { type: "string" },
+      all: { type: "boolean" },
+      yes: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -131,15 +147,54 @@ async function run(argv: string[]): Promise<string | undefined> {
       return intentions(rest, values.method);
     case "saga": {
       const [orderId] = rest;
-      if (!orderId) throw new UsageError("saga needs <orderId>");
+      if (values.stuck) {
+        if (orderId) throw new UsageError("saga takes <orderId> or --stuck, not both");
+        return stuckSagas(values.to);
+      }
+      if (!orderId) throw new UsageError("saga needs <orderId> or --stuck");
       return saga(orderId, values.to);
     }
+    case "dlq":
+      return dlq(rest, values);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
 }
 
 class UsageError extends Error {}
+
+/** A dead letter's sequence, as `mesh dlq` takes it. */
+function sequence(action: string, value: string | undefined): number {
+  const seq = Number(value);
+  if (value === undefined || !Number.isSafeInteger(seq) || seq <= 0)
+    throw new UsageError(`dlq ${action} needs <seq>, a dead letter's sequence (mesh dlq list shows them)`);
+  return seq;
+}
+
+function dlq(
+  [action, seq]: string[],
+  options: { consumer?: string | undefined; all?: boolean | undefined; yes?: boolean | undefined },
+): Promise<string> {
+  switch (action) {
+    case undefined:
+    case "list":
+      return dlqList(options.consumer);
+    case "show":
+      return dlqShow(sequence(action, seq));
+    case "replay":
+      if (!options.all) return dlqReplay(sequence(action, seq));
+      if (seq !== undefined) throw new UsageError("dlq replay takes <seq> or --consumer <name> --all, not both");
+      if (!options.consumer) throw new UsageError("dlq replay --all needs --consumer <name>");
+      return dlqReplayAll(options.consumer);
+    case "drop": {
+      const which = sequence(action, seq);
+      if (!options.yes) throw new Error(`dlq drop deletes dead letter ${which} for good and is refused without --yes`);
+      return dlqDrop(which);
+    }
+    default:
+      throw new UsageError(`unknown dlq action "${action}" (list, show, replay, drop)`);
+  }
+}
 
 function intentions([action, source, destination]: string[], method: string | undefined): Promise<string> {
   if (!action || action === "list") return listIntentions();

@@ -16,8 +16,14 @@ export function describeTarget(target: Target): string {
     : target.address;
 }
 
-/** A gRPC transport to the target; for the mesh, with a leaf of `identity` from the Consul agent's Connect CA. */
-export async function grpcTransport(target: Target): Promise<Transport> {
+/**
+ * A gRPC transport to the target; for the mesh, with a leaf of `identity` from the Consul agent's Connect CA, read
+ * with `get` (the CLI's, or the dashboard's with its own agent and token).
+ */
+export async function grpcTransport(
+  target: Target,
+  get: <T>(path: string) => Promise<T> = consulGet,
+): Promise<Transport> {
   if (target.kind === "plaintext") {
     const { host, port } = splitAddress(target.address);
     return createGrpcTransport({
@@ -27,10 +33,8 @@ export async function grpcTransport(target: Target): Promise<Transport> {
     });
   }
   const [roots, leaf] = await Promise.all([
-    consulGet<{ TrustDomain: string; Roots: { RootCert: string }[] }>("/v1/agent/connect/ca/roots"),
-    consulGet<{ CertPEM: string; PrivateKeyPEM: string }>(
-      `/v1/agent/connect/ca/leaf/${encodeURIComponent(target.identity)}`,
-    ),
+    get<{ TrustDomain: string; Roots: { RootCert: string }[] }>("/v1/agent/connect/ca/roots"),
+    get<{ CertPEM: string; PrivateKeyPEM: string }>(`/v1/agent/connect/ca/leaf/${encodeURIComponent(target.identity)}`),
   ]);
   const trustDomain = roots.TrustDomain.toLowerCase();
   return createGrpcTransport({
