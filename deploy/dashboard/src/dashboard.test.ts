@@ -6,6 +6,7 @@ import { startDashboard } from "./dashboard.ts";
 import { StatusSchema } from "./gen/google/rpc/status_pb.ts";
 import { ExportTraceServiceResponseSchema } from "./gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { MeshSnapshot } from "./mesh/scraper.ts";
+import type { SagaSnapshot } from "./sagas/saga-watch.ts";
 import type { StoreStats } from "./store/trace-store.ts";
 import { orderSagaTrace, otlpProtobuf } from "./testing/synthetic.ts";
 import { type SyntheticMesh, startSyntheticMesh } from "./testing/synthetic-mesh.ts";
@@ -187,6 +188,87 @@ describe("mesh view", () => {
       expect((await fetch(`${lonely.otlpEndpoint}/vendor/../../package.json`)).status).toBe(404);
     } finally {
       await lonely.stop();
+    }
+  });
+});
+
+describe("sagas view", () => {
+  const sagasOf = async (dashboard: string) => (await (await fetch(`${dashboard}/api/sagas`)).json()) as SagaSnapshot;
+  /** The view once the dashboard has polled. */
+  const polled = async (dashboard: string) => {
+    const deadline = Date.now() + 10_000;
+    let view = await sagasOf(dashboard);
+    while (view.polledAt === null && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      view = await sagasOf(dashboard);
+    }
+    return view;
+  };
+
+  it("counts dead letters per consumer, lists the newest with their orders, and the stuck sagas", async () => {
+    const view = await polled(base);
+    expect(view.deadLetters).toMatchObject({
+      error: null,
+      total: 3,
+      byConsumer: [
+        { consumer: "payment-order-cancelled", count: 2 },
+        { consumer: "inventory-order-cancelled", count: 1 },
+      ],
+    });
+    expect(view.deadLetters.recent.map((letter) => [letter.consumer, letter.orderId])).toEqual(
+      [...mesh.deadLetters].reverse().map((letter) => [letter.consumer, letter.orderId]),
+    );
+    expect(view.deadLetters.recent[0]).toMatchObject({
+      subject: "shop.order.cancelled",
+      type: "shop.events.v1.OrderCancelled",
+      eventId: "evt-2",
+      reason: "card expired",
+      deliveries: 5,
+    });
+    expect(view.stuckSagas.error).toBeNull();
+    expect(view.stuckSagas.orders).toEqual([
+      {
+        orderId: "order-9c44",
+        status: "CANCELLING",
+        sagaDeadline: null,
+        waitingFor: "payment: refund",
+        stuckForSeconds: 420,
+      },
+      {
+        orderId: "order-a101",
+        status: "PENDING",
+        sagaDeadline: null,
+        waitingFor: "inventory: reservation",
+        stuckForSeconds: 75,
+      },
+    ]);
+  });
+
+  it("says why when NATS or the order service cannot be reached", async () => {
+    const lonely = await startDashboard({
+      port: 0,
+      consulAddr: `127.0.0.1:${mesh.deadPort}`,
+      natsUrl: `nats://127.0.0.1:${mesh.deadPort}`,
+      scrapeIntervalMs: 200,
+    });
+    try {
+      const view = await polled(lonely.otlpEndpoint);
+      expect(view.deadLetters.error).toBe(`cannot reach NATS at nats://127.0.0.1:${mesh.deadPort}: connection refused`);
+      expect(view.stuckSagas.error).toMatch(
+        /^shop\.order\.v1\.OrderService from Consul, as mesh-dashboard: cannot read the catalog from Consul at /,
+      );
+    } finally {
+      await lonely.stop();
+    }
+    const withoutNats = await startDashboard({ port: 0, consulAddr: mesh.consul.address });
+    try {
+      expect((await polled(withoutNats.otlpEndpoint)).deadLetters).toMatchObject({
+        nats: null,
+        error: null,
+        total: 0,
+      });
+    } finally {
+      await withoutNats.stop();
     }
   });
 });

@@ -3,6 +3,9 @@ import type { AddressInfo } from "node:net";
 import { consulBaseUrl } from "@mesh/sidecar";
 import { MeshScraper } from "./mesh/scraper.ts";
 import { checkOptions, type DashboardOptions } from "./options.ts";
+import { DeadLetterReader } from "./sagas/dead-letters.ts";
+import { SagaWatch } from "./sagas/saga-watch.ts";
+import { StuckOrdersReader } from "./sagas/stuck-orders.ts";
 import { createDashboardServer } from "./server/http-server.ts";
 import { TraceStore } from "./store/trace-store.ts";
 
@@ -14,6 +17,7 @@ export interface RunningDashboard {
   otlpEndpoint: string;
   store: TraceStore;
   scraper: MeshScraper;
+  sagas: SagaWatch;
   /** Stops scraping, closes the listener and its connections; resolves when done. */
   stop(): Promise<void>;
 }
@@ -22,13 +26,29 @@ export interface RunningDashboard {
 export async function startDashboard(given: Partial<DashboardOptions> = {}): Promise<RunningDashboard> {
   const options = checkOptions(given);
   const store = new TraceStore({ maxTraces: options.maxTraces, maxSpansPerTrace: options.maxSpansPerTrace });
+  const consul = {
+    url: consulBaseUrl(options.consulAddr),
+    token: options.consulToken,
+    timeoutMs: options.scrapeTimeoutMs,
+  };
   const scraper = new MeshScraper({
-    consul: { url: consulBaseUrl(options.consulAddr), token: options.consulToken, timeoutMs: options.scrapeTimeoutMs },
+    consul,
     intervalMs: options.scrapeIntervalMs,
     windowMs: options.windowMs,
     timeoutMs: options.scrapeTimeoutMs,
   });
-  const server = createDashboardServer({ store, scraper, bodyLimit: options.bodyLimit });
+  const sagas = new SagaWatch({
+    deadLetters: options.natsUrl ? new DeadLetterReader(options.natsUrl, options.scrapeTimeoutMs) : undefined,
+    stuckOrders: new StuckOrdersReader({
+      address: options.orderService,
+      identity: options.identity,
+      consul,
+      timeoutMs: options.scrapeTimeoutMs,
+    }),
+    intervalMs: options.scrapeIntervalMs,
+    natsUrl: options.natsUrl,
+  });
+  const server = createDashboardServer({ store, scraper, sagas, bodyLimit: options.bodyLimit });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -37,6 +57,7 @@ export async function startDashboard(given: Partial<DashboardOptions> = {}): Pro
     });
   });
   scraper.start();
+  sagas.start();
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   const base = `http://${host}:${port}`;
@@ -47,9 +68,10 @@ export async function startDashboard(given: Partial<DashboardOptions> = {}): Pro
     otlpEndpoint: base,
     store,
     scraper,
+    sagas,
     stop() {
       stopping ??= (async () => {
-        await scraper.stop();
+        await Promise.all([scraper.stop(), sagas.stop()]);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -18,13 +18,20 @@ const problemsOf = (run: () => unknown) => {
 describe("dashboard options", () => {
   it("takes flags over environment variables over the defaults, with units for sizes and durations", () => {
     expect(parseOptions([], {})).toEqual(DEFAULT_OPTIONS);
-    const options = parseOptions(["--port", "0", "--window", "1m", "--body-limit", "2MiB"], {
-      DASHBOARD_PORT: "9000",
-      CONSUL_HTTP_ADDR: "consul:8500",
-      CONSUL_HTTP_TOKEN: "",
-      DASHBOARD_SCRAPE_INTERVAL: "500ms",
-    });
+    const options = parseOptions(
+      ["--port", "0", "--window", "1m", "--body-limit", "2MiB", "--order-service", "127.0.0.1:5000"],
+      {
+        DASHBOARD_PORT: "9000",
+        NATS_URL: "nats://a:4222,nats://b:4222",
+        CONSUL_HTTP_ADDR: "consul:8500",
+        CONSUL_HTTP_TOKEN: "",
+        DASHBOARD_SCRAPE_INTERVAL: "500ms",
+      },
+    );
     expect(options).toMatchObject({
+      natsUrl: "nats://a:4222,nats://b:4222",
+      orderService: "127.0.0.1:5000",
+      identity: "mesh-dashboard",
       port: 0,
       consulAddr: "consul:8500",
       consulToken: undefined,

@@ -19,6 +19,15 @@ export interface DashboardOptions {
   /** The sliding window of the golden metrics. */
   windowMs: number;
   scrapeTimeoutMs: number;
+  /** NATS (NATS_URL, comma-separated for a cluster) whose dead-letter stream the page shows; none: not shown. */
+  natsUrl: string | undefined;
+  /**
+   * Where to ask the order service for stuck sagas, plaintext (host:port: the app, or a listener that routes to it);
+   * none: a healthy instance from Consul, over mutual TLS as `identity`.
+   */
+  orderService: string | undefined;
+  /** The mesh identity the dashboard calls the order service as (the intentions must allow it). */
+  identity: string;
 }
 
 export const DEFAULT_OPTIONS: DashboardOptions = {
@@ -32,6 +41,9 @@ export const DEFAULT_OPTIONS: DashboardOptions = {
   scrapeIntervalMs: 2000,
   windowMs: 30_000,
   scrapeTimeoutMs: 1500,
+  natsUrl: undefined,
+  orderService: undefined,
+  identity: "mesh-dashboard",
 };
 
 /** Options that cannot be used; the message names each one. */
@@ -82,6 +94,9 @@ const SCHEMA = z.strictObject({
   scrapeIntervalMs: duration,
   windowMs: duration,
   scrapeTimeoutMs: duration,
+  natsUrl: text.optional(),
+  orderService: text.optional(),
+  identity: text,
 });
 
 /** Where each option comes from on the command line and in the environment. */
@@ -100,12 +115,22 @@ const SOURCES: Record<keyof DashboardOptions, { flag: string; env: string; help:
   },
   windowMs: { flag: "window", env: "DASHBOARD_WINDOW", help: "golden-metrics window (e.g. 30s)" },
   scrapeTimeoutMs: { flag: "scrape-timeout", env: "DASHBOARD_SCRAPE_TIMEOUT", help: "timeout of one sidecar request" },
+  natsUrl: { flag: "nats", env: "NATS_URL", help: "NATS whose dead letters to show (none: not shown)" },
+  orderService: {
+    flag: "order-service",
+    env: "DASHBOARD_ORDER_SERVICE",
+    help: "order service host:port for stuck sagas, plaintext (default: from Consul, mutual TLS)",
+  },
+  identity: { flag: "identity", env: "DASHBOARD_IDENTITY", help: "mesh identity to call the order service as" },
 };
 
 /** Validates raw values; `nameOf` says how the message names an option (its flag, variable or key). */
 function validate(raw: Record<string, unknown>, nameOf: (key: string) => string): DashboardOptions {
   const result = SCHEMA.safeParse(raw);
-  if (result.success) return { ...result.data, consulToken: result.data.consulToken };
+  if (result.success) {
+    const { consulToken, natsUrl, orderService } = result.data;
+    return { ...result.data, consulToken, natsUrl, orderService };
+  }
   throw new OptionsError(
     result.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");

@@ -15,7 +15,7 @@ describe("dashboard page in headless Chromium", () => {
   });
   afterAll(() => mesh?.stop());
 
-  it("shows every service, finds an order's trace with a waterfall and saga, and keeps updating", async () => {
+  it("shows every service, finds an order's trace with a waterfall and saga, keeps updating, and shows dead letters and stuck sagas", async () => {
     const dir = process.env.DASHBOARD_SCREENSHOTS ?? (await mkdtemp(join(tmpdir(), "dashboard-shots-")));
     const screenshots = { overview: join(dir, "overview.png"), trace: join(dir, "trace.png") };
     const result = await checkDashboardPage({
@@ -23,6 +23,9 @@ describe("dashboard page in headless Chromium", () => {
       orderId: mesh.orderIds[1] as string,
       services: ["order", "inventory", "payment"],
       minSagaSteps: 6,
+      deadLetters: { "payment-order-cancelled": 2, "inventory-order-cancelled": 1 },
+      deadLetterOrderId: mesh.orderIds[0] as string,
+      stuckSagas: mesh.stuckSagas,
       screenshots,
       chromiumPath: CHROMIUM,
     });
@@ -32,6 +35,11 @@ describe("dashboard page in headless Chromium", () => {
     expect(result.refreshes.last).toBeGreaterThan(result.refreshes.first);
     expect(result.updatedAt.last).not.toBe(result.updatedAt.first);
     expect(result.ratePoints).toBeGreaterThanOrEqual(2);
+    expect(result.deadLetters).toEqual({ "payment-order-cancelled": 2, "inventory-order-cancelled": 1 });
+    expect(result.stuckSagas).toEqual({ "order-9c44": "payment: refund", "order-a101": "inventory: reservation" });
+    // The first order's dead letter opens its own trace, not the one searched before.
+    expect(result.linkedTraceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(result.linkedTraceId).not.toBe(result.traceId);
     for (const path of Object.values(screenshots)) expect((await stat(path)).size).toBeGreaterThan(10_000);
   }, 90_000);
 

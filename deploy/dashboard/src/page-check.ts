@@ -1,6 +1,7 @@
 // A check of the dashboard page in a real headless browser (Debian's chromium, driven by playwright-core; no browser
-// download): the graph shows every given service, searching an order id finds a trace whose waterfall has rows, and
-// the page keeps updating (refresh counter and time change, the rate chart has points). Screenshots go to the given
+// download): the graph shows every given service, searching an order id finds a trace whose waterfall has rows, the
+// page keeps updating (refresh counter and time change, the rate chart has points), and, when asked, the dead-letter
+// and stuck-saga panels show what they should, a dead letter's order link opening that order's trace. Screenshots go to the given
 // paths. Install chromium with `node scripts/setup.mjs`.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,12 +11,13 @@ import { chromium } from "playwright-core";
 // What the functions run in the page use of its globals (this file compiles without the DOM library).
 interface PageElement {
   dataset: Record<string, string | undefined>;
+  value?: string;
   textContent: string | null;
   querySelectorAll(selector: string): { length: number };
 }
 declare const document: {
   getElementById(id: string): PageElement | null;
-  querySelectorAll(selector: string): { length: number };
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
 };
 
 export interface PageCheckOptions {
@@ -27,6 +29,12 @@ export interface PageCheckOptions {
   services: string[];
   /** The order's trace must have at least this many saga steps (messaging spans); default 0. */
   minSagaSteps?: number;
+  /** Dead letters the panel must count, per consumer. */
+  deadLetters?: Record<string, number>;
+  /** An order with a dead letter: the link of its row must open the order's trace. */
+  deadLetterOrderId?: string;
+  /** Stuck sagas the panel must list: order id -> what it waits for. */
+  stuckSagas?: Record<string, string>;
   /** Where to save screenshots: the overview once the graph is drawn, and the page with the order's trace open. */
   screenshots?: { overview?: string; trace?: string };
   chromiumPath?: string;
@@ -42,6 +50,11 @@ export interface PageCheckResult {
   refreshes: { first: number; last: number };
   updatedAt: { first: string; last: string };
   ratePoints: number;
+  /** What the panels showed: dead letters per consumer, stuck sagas' order id -> what each waits for. */
+  deadLetters: Record<string, number>;
+  stuckSagas: Record<string, string>;
+  /** The trace the dead letter's order link opened. */
+  linkedTraceId: string | undefined;
 }
 
 export const CHROMIUM_FLAGS = [
@@ -133,6 +146,45 @@ export async function checkDashboardPage(options: PageCheckOptions): Promise<Pag
         `dashboard page check: the saga timeline shows ${sagaSteps} steps, fewer than ${options.minSagaSteps}`,
       );
     }
+    const deadLetters = await step("the dead-letter panel does not count what it should", async () => {
+      if (options.deadLetters) {
+        await page.waitForFunction((wanted) => {
+          const shown = Array.from(document.querySelectorAll("#dead-letter-counts li[data-consumer]"));
+          return (
+            shown.length === Object.keys(wanted).length &&
+            shown.every((item) => wanted[item.dataset.consumer ?? ""] === Number(item.dataset.count))
+          );
+        }, options.deadLetters);
+      }
+      return page.$$eval("#dead-letter-counts li[data-consumer]", (items) =>
+        Object.fromEntries(
+          items.map((item) => [item.getAttribute("data-consumer"), Number(item.getAttribute("data-count"))]),
+        ),
+      );
+    });
+    const stuckSagas = await step("the stuck-saga panel does not list what it should", async () => {
+      for (const [orderId, waitingFor] of Object.entries(options.stuckSagas ?? {}))
+        await page.waitForSelector(
+          `#stuck-sagas tr[data-order-id=${JSON.stringify(orderId)}][data-waiting-for=${JSON.stringify(waitingFor)}]`,
+        );
+      return page.$$eval("#stuck-sagas tr[data-order-id]", (rows) =>
+        Object.fromEntries(
+          rows.map((row) => [row.getAttribute("data-order-id"), row.getAttribute("data-waiting-for")]),
+        ),
+      );
+    });
+    const linkedTraceId = options.deadLetterOrderId
+      ? await step(`the dead letter's link does not open order ${options.deadLetterOrderId}'s trace`, async () => {
+          const orderId = options.deadLetterOrderId as string;
+          await page.click(`#dead-letters tr[data-order-id=${JSON.stringify(orderId)}] a.order-link`);
+          await page.waitForFunction((id) => {
+            const shown = document.getElementById("waterfall")?.dataset.traceId;
+            const listed = document.querySelectorAll(`#trace-list tr[data-order-id="${id}"][data-trace-id="${shown}"]`);
+            return document.getElementById("order-id")?.value === id && Boolean(shown) && listed.length > 0;
+          }, orderId);
+          return (await page.getAttribute("#waterfall", "data-trace-id")) ?? "";
+        })
+      : undefined;
     const last = {
       count: Number(await page.textContent("#refresh-count")),
       at: (await page.textContent("#updated-at")) ?? "",
@@ -150,6 +202,9 @@ export async function checkDashboardPage(options: PageCheckOptions): Promise<Pag
       refreshes: { first: first.count, last: last.count },
       updatedAt: { first: first.at, last: last.at },
       ratePoints,
+      deadLetters,
+      stuckSagas,
+      linkedTraceId,
     };
   } finally {
     await context.close();

@@ -25,11 +25,12 @@ function table(mesh: LocalMesh): string {
   const rows = mesh.instances.map((each) => [
     each.instance,
     each.app,
+    each.metrics,
     each.inbound,
     each.outbound ?? "-",
     `http://${each.admin}`,
   ]);
-  const header = ["instance", "app (loopback)", "sidecar inbound", "sidecar outbound", "sidecar admin"];
+  const header = ["instance", "app (loopback)", "app metrics", "sidecar inbound", "sidecar outbound", "sidecar admin"];
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
   );
@@ -43,7 +44,7 @@ function table(mesh: LocalMesh): string {
     `nats        ${mesh.natsUrl}${mesh.natsNodes.length ? ` (JetStream cluster of ${mesh.natsNodes.length})` : ""}`,
     `postgres    ${mesh.postgres} (databases order, inventory, payment; user mesh)`,
     `gateway     ${mesh.gatewayHttp} (Connect JSON, gRPC-Web, and gRPC over h2c)`,
-    `dashboard   ${mesh.dashboardUrl} (service graph, instances, traces and saga timelines; every process traces to it)`,
+    `dashboard   ${mesh.dashboardUrl} (service graph, stuck sagas, dead letters, traces and saga timelines; every process traces to it)`,
     "security    mutual TLS between sidecars (Connect CA); intentions deny by default and allow the shop's calls",
     "",
     "Try:",
@@ -54,6 +55,9 @@ function table(mesh: LocalMesh): string {
     `  curl -s ${mesh.consulUrl}/v1/health/service/inventory?passing`,
     `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js services     (also: stat, top, stats, intentions, saga <orderId>, call <pkg.Service/Method> <json>)`,
     `  MESH_TRACES_URL=${mesh.dashboardUrl} node deploy/cli/bin/mesh.js trace <orderId>`,
+    `  NATS_URL=${mesh.natsUrl} node deploy/cli/bin/mesh.js dlq list     (also: dlq show|replay|drop <seq>)`,
+    `  CONSUL_HTTP_ADDR=${mesh.consulUrl} node deploy/cli/bin/mesh.js saga --stuck`,
+    `  curl -s http://${mesh.instances.find((each) => each.service === "order")?.metrics}/metrics     (an app's metrics: its "app metrics" above)`,
     "",
     "Ctrl-C stops the mesh.",
     "",

@@ -10,8 +10,12 @@ export interface IntentionSpec {
 /** The identity `mesh call` uses; the local mesh lets it call every service, as an operator's tool. */
 export const CLI_IDENTITY = "mesh-cli";
 
+/** The identity the dashboard calls the order service as (its stuck sagas), and nothing else. */
+export const DASHBOARD_IDENTITY = "mesh-dashboard";
+
 /**
- * The local mesh's intentions: deny by default (`*` -> `*`), then exactly the shop's call graph, plus the CLI.
+ * The local mesh's intentions: deny by default (`*` -> `*`), then exactly the shop's call graph, plus the CLI and
+ * the dashboard.
  * Each edge a service calls through its sidecar is one allow; nothing else may call anything.
  */
 export function meshIntentions(plans: readonly ServicePlan[] = SHOP): IntentionSpec[] {
@@ -26,6 +30,12 @@ export function meshIntentions(plans: readonly ServicePlan[] = SHOP): IntentionS
       })),
     ),
     { source: CLI_IDENTITY, destination: "*", action: "allow", description: "the mesh CLI (mesh call)" },
+    {
+      source: DASHBOARD_IDENTITY,
+      destination: "order",
+      action: "allow",
+      description: "the mesh dashboard (stuck sagas)",
+    },
   ];
 }
 

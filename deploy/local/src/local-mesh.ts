@@ -17,7 +17,7 @@ import {
 import { sidecarProcessArgs } from "@mesh/sidecar";
 import { paymentCardKey } from "./card-key.ts";
 import { type ManagedProcess, startProcess } from "./child-process.ts";
-import { applyIntentions, meshIntentions } from "./intentions.ts";
+import { applyIntentions, DASHBOARD_IDENTITY, meshIntentions } from "./intentions.ts";
 import { serviceBundle } from "./service-bundle.ts";
 import { type ServicePlan, SHOP, servesOf } from "./topology.ts";
 
@@ -61,6 +61,8 @@ export interface InstanceInfo {
   service: string;
   instance: string;
   app: string;
+  /** Where the app serves its Prometheus metrics (METRICS_LISTEN; GET /metrics). */
+  metrics: string;
   inbound: string;
   outbound?: string;
   admin: string;
@@ -259,10 +261,11 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     const gatewayHttp = options.gatewayPort ? `127.0.0.1:${options.gatewayPort}` : await address();
     const dashboardPort = options.dashboardPort || Number((await address()).split(":")[1]);
     const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
+    const dashboardArgs = ["--port", String(dashboardPort), "--consul", consulUrl, "--nats", natsUrl];
     const dashboard = startProcess(
       "dashboard",
       node,
-      [join(ROOT, "deploy/dashboard/bin/mesh-dashboard.js"), "--port", String(dashboardPort), "--consul", consulUrl],
+      [join(ROOT, "deploy/dashboard/bin/mesh-dashboard.js"), ...dashboardArgs, "--identity", DASHBOARD_IDENTITY],
       { LOG_LEVEL: options.logLevel },
       options.write,
     );
@@ -273,12 +276,19 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     const instances: InstanceInfo[] = [];
     // The first gateway serves HTTP on the announced port, any further one on a port of its own.
     const httpPort = async (n: number) => (n === 1 ? gatewayHttp : await address()).split(":")[1];
-    const env = (plan: ServicePlan, app: string, http: string | undefined, outbound?: string): NodeJS.ProcessEnv => ({
+    const env = (
+      plan: ServicePlan,
+      app: string,
+      metrics: string,
+      http: string | undefined,
+      outbound?: string,
+    ): NodeJS.ProcessEnv => ({
       LOG_LEVEL: options.logLevel,
       ...tracing,
       NATS_URL: natsUrl,
       GRPC_HOST: "127.0.0.1",
       GRPC_PORT: app.split(":")[1],
+      METRICS_LISTEN: metrics,
       ...(plan.database ? { DATABASE_URL: pg.url(plan.database) } : {}),
       ...(outbound ? { SIDECAR_OUTBOUND: outbound } : {}),
       ...(plan.service === "payment" ? { PAYMENT_CARD_KEY: cardKey } : {}),
@@ -294,7 +304,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       const count = instanceCount(plan);
       for (let n = 1; n <= count; n++) {
         const name = count > 1 ? `${plan.service}-${n}` : plan.service;
-        const [app, inbound, admin] = [await address(), await address(), await address()];
+        const [app, metrics, inbound, admin] = [await address(), await address(), await address(), await address()];
         const outbound = plan.calls.length ? await address() : undefined;
         const http = plan.service === "gateway" ? await httpPort(n) : undefined;
         const sidecarConfig = {
@@ -312,7 +322,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
         await writeFile(configPath, JSON.stringify(sidecarConfig, null, 2));
         const main = bundles.get(plan.service) as string;
         const startApp = (extra: NodeJS.ProcessEnv = {}) =>
-          startProcess(name, node, [main], { ...env(plan, app, http, outbound), ...extra }, options.write);
+          startProcess(name, node, [main], { ...env(plan, app, metrics, http, outbound), ...extra }, options.write);
         const startSidecar = () =>
           startProcess(
             `${name} sidecar`,
@@ -336,6 +346,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
           service: plan.service,
           instance: name,
           app,
+          metrics,
           inbound,
           outbound,
           admin,

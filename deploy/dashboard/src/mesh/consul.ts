@@ -10,14 +10,19 @@ export interface ConsulClient {
   timeoutMs: number;
 }
 
-/** Every instance of every service in the catalog, sorted by service. */
-export function discoverInstances(client: ConsulClient): Promise<Instance[]> {
-  return listInstances(async <T>(path: string) => {
+/** GETs a path of the agent's HTTP API with the dashboard's token and timeout, and parses the JSON answer. */
+export function consulGetter(client: ConsulClient): <T>(path: string) => Promise<T> {
+  return async <T>(path: string) => {
     const response = await fetch(`${client.url}${path}`, {
       headers: client.token ? { "X-Consul-Token": client.token } : {},
       signal: AbortSignal.timeout(client.timeoutMs),
     });
     if (!response.ok) throw new Error(`Consul answered ${response.status} for ${path}`);
     return (await response.json()) as T;
-  });
+  };
+}
+
+/** Every instance of every service in the catalog, sorted by service. */
+export function discoverInstances(client: ConsulClient): Promise<Instance[]> {
+  return listInstances(consulGetter(client));
 }

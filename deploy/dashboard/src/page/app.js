@@ -1,9 +1,10 @@
-// The dashboard page: polls /api/mesh and the traces every 2 s and renders each part; a failed poll shows a banner
-// and the next one tries again. Works against real Jaeger too (then without the mesh parts).
+// The dashboard page: polls /api/mesh, /api/sagas and the traces every 2 s and renders each part; a failed poll
+// shows a banner and the next one tries again. Works against real Jaeger too (then without the mesh parts).
 import { el } from "./format.js";
 import { createGraph } from "./graph.js";
 import { renderEdges, renderInstances } from "./instances.js";
 import { createRateChart } from "./rate-chart.js";
+import { renderDeadLetters, renderStuckSagas } from "./sagas.js";
 import { createTraces } from "./traces.js";
 
 const POLL_MS = 2000;
@@ -24,6 +25,27 @@ const traces = createTraces({
 });
 
 let refreshes = 0;
+
+/** The order's traces in the trace view, as a search by its id (links of the dead letters and stuck sagas). */
+const orderInHash = () => new URLSearchParams(location.hash.slice(1)).get("order");
+window.addEventListener("hashchange", () => {
+  const orderId = orderInHash();
+  if (orderId) traces.showOrder(orderId);
+});
+
+async function refreshSagas() {
+  const response = await fetch("/api/sagas");
+  if (!response.ok) throw new Error(`sagas: HTTP ${response.status}`);
+  const sagas = await response.json();
+  const deadLetters = {
+    source: $("dead-letter-source"),
+    counts: $("dead-letter-counts"),
+    status: $("dead-letter-status"),
+    table: $("dead-letters"),
+  };
+  renderDeadLetters(deadLetters, sagas.deadLetters, traces.showOrder);
+  renderStuckSagas({ status: $("stuck-status"), table: $("stuck-sagas") }, sagas.stuckSagas, traces.showOrder);
+}
 
 async function refreshMesh() {
   const response = await fetch("/api/mesh");
@@ -46,10 +68,11 @@ async function refreshMesh() {
 
 async function tick() {
   const problems = [];
-  const [mesh, list] = await Promise.allSettled([refreshMesh(), traces.refresh()]);
+  const [mesh, list, sagas] = await Promise.allSettled([refreshMesh(), traces.refresh(), refreshSagas()]);
   if (mesh.status === "rejected") problems.push(mesh.reason.message);
   else if (mesh.value) problems.push(mesh.value);
   if (list.status === "rejected") problems.push(list.reason.message);
+  if (sagas.status === "rejected") problems.push(sagas.reason.message);
   const banner = $("error");
   banner.hidden = problems.length === 0;
   banner.textContent = problems.join(" · ");
@@ -61,4 +84,5 @@ async function tick() {
   setTimeout(() => void tick(), POLL_MS);
 }
 
+if (orderInHash()) traces.showOrder(orderInHash());
 void tick();

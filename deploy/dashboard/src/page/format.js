@@ -5,6 +5,15 @@ export const ms = (value) =>
 export const pct = (value) => (value === null || value === undefined ? "–" : `${(value * 100).toFixed(1)}%`);
 export const rate = (value) => `${Number(value ?? 0).toFixed(1)}/s`;
 
+/** An age as people read it: 42s, 12m, 3h, 5d (as the CLI prints it). */
+export function age(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
 /** A duration in µs as text with a fitting unit. */
 export function micros(us) {
   if (us >= 1_000_000) return `${(us / 1_000_000).toFixed(2)}s`;

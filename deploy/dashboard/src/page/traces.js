@@ -173,12 +173,24 @@ export function createTraces(elements) {
     fillTable(list.querySelector("tbody"), rows, emptyText, 6);
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    search = { orderId: orderInput.value.trim(), traceId: traceInput.value.trim().toLowerCase() };
+  function startSearch(orderId, traceId) {
+    search = { orderId, traceId };
     chosenByHand = false;
     selected = undefined;
     refresh().catch((error) => (status.textContent = error.message));
+  }
+
+  /** Searches the traces of an order and opens its saga trace (links from the dead letters and stuck sagas). */
+  function showOrder(orderId) {
+    orderInput.value = orderId;
+    traceInput.value = "";
+    startSearch(orderId, "");
+    list.scrollIntoView({ block: "start" });
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    startSearch(orderInput.value.trim(), traceInput.value.trim().toLowerCase());
   });
   clear.addEventListener("click", () => {
     orderInput.value = "";
@@ -187,5 +199,5 @@ export function createTraces(elements) {
     refresh().catch((error) => (status.textContent = error.message));
   });
   renderDetail(undefined);
-  return { refresh };
+  return { refresh, showOrder };
 }

@@ -1,7 +1,8 @@
-// The dashboard's HTTP surface: the OTLP receiver, the Jaeger query API subset, /api/mesh and the page.
+// The dashboard's HTTP surface: the OTLP receiver, the Jaeger query API subset, /api/mesh, /api/sagas and the page.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { badRequest, listResponse, parseTraceQuery, TRACE_NOT_FOUND, toJaegerTrace } from "../api/jaeger.ts";
 import type { MeshScraper } from "../mesh/scraper.ts";
+import type { SagaWatch } from "../sagas/saga-watch.ts";
 import type { TraceStore } from "../store/trace-store.ts";
 import { receiveTraces } from "./receiver.ts";
 import { staticFile } from "./static.ts";
@@ -9,6 +10,7 @@ import { staticFile } from "./static.ts";
 export interface DashboardServerOptions {
   store: TraceStore;
   scraper: MeshScraper;
+  sagas: SagaWatch;
   bodyLimit: number;
 }
 
@@ -49,6 +51,7 @@ async function route(options: DashboardServerOptions, request: IncomingMessage, 
   if (path === "/api/mesh") {
     return json(response, 200, { ...options.scraper.snapshot(), traces: options.store.stats() });
   }
+  if (path === "/api/sagas") return json(response, 200, options.sagas.snapshot());
   const file = await staticFile(path);
   if (!file) return text(response, 404, "not found; the page is at /, the API under /api/ and /v1/traces");
   response.writeHead(200, { "content-type": file.contentType, "content-length": file.body.length });

@@ -23,6 +23,7 @@ const PAGE_FILES = new Set([
   "graph.js",
   "instances.js",
   "rate-chart.js",
+  "sagas.js",
   "traces.js",
   "trace-view.js",
   "format.js",

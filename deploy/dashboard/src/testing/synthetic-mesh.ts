@@ -1,9 +1,18 @@
 // A small synthetic mesh for the dashboard's own tests and a local look at the page: a consul-dev agent with an
 // order, an inventory and a payment instance whose sidecars are fakes serving /metrics and /clusters, a payment
-// instance whose sidecar does not answer, and a dashboard fed with order saga traces over OTLP/HTTP.
+// instance whose sidecar does not answer, a nats-server holding dead letters, an order service answering
+// ListStuckOrders, and a dashboard fed with order saga traces over OTLP/HTTP.
+
+import { mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeOrderService } from "@mesh/cli/fake-order-service";
 import { type RunningConsulDev, startConsulDev } from "@mesh/consul-dev";
+import { startNatsServer } from "@mesh/embedded";
+import { OrderStatus } from "@mesh/proto/shop/order/v1/order_pb";
 import { type RunningDashboard, startDashboard } from "../dashboard.ts";
+import { publishDeadLetters, type SyntheticDeadLetter } from "./dead-letters.ts";
 import { startFakeSidecar } from "./fake-sidecar.ts";
 import { orderSagaTrace, otlpJson, otlpProtobuf } from "./synthetic.ts";
 
@@ -11,6 +20,10 @@ export interface SyntheticMesh {
   consul: RunningConsulDev;
   dashboard: RunningDashboard;
   orderIds: string[];
+  /** The dead letters in its NATS: two of the first order's events, one of another order's. */
+  deadLetters: SyntheticDeadLetter[];
+  /** What the order service reports stuck: order id -> what it waits for. */
+  stuckSagas: Record<string, string>;
   /** A port nothing listens on (the unreachable sidecar's admin port). */
   deadPort: number;
   stop(): Promise<void>;
@@ -60,13 +73,29 @@ export async function startSyntheticMesh(options: { scrapeIntervalMs?: number } 
   await register("inventory-1", "inventory", 15002, inventory.port);
   await register("payment-1", "payment", 15004, deadPort);
 
+  const orderIds = ["order-7f3a", "order-8b21"];
+  const natsDir = await mkdtemp(join(tmpdir(), "dashboard-nats-"));
+  const nats = await startNatsServer({ dataDir: natsDir });
+  const deadLetters: SyntheticDeadLetter[] = [
+    { eventId: "evt-1", orderId: orderIds[0] as string, consumer: "payment-order-cancelled", reason: "card expired" },
+    { eventId: "evt-1", orderId: orderIds[0] as string, consumer: "inventory-order-cancelled", reason: "boom" },
+    { eventId: "evt-2", orderId: "order-9c44", consumer: "payment-order-cancelled", reason: "card expired" },
+  ];
+  await publishDeadLetters(nats.url, deadLetters);
+  const stuckSagas = { "order-9c44": "payment: refund", "order-a101": "inventory: reservation" };
+  const orderService = await startFakeOrderService([
+    { orderId: "order-9c44", status: OrderStatus.CANCELLING, waitingFor: "payment: refund", stuckForSeconds: 420n },
+    { orderId: "order-a101", status: OrderStatus.PENDING, waitingFor: "inventory: reservation", stuckForSeconds: 75n },
+  ]);
+
   const dashboard = await startDashboard({
     port: 0,
     consulAddr: consul.address,
     scrapeIntervalMs: options.scrapeIntervalMs ?? 500,
     windowMs: 10_000,
+    natsUrl: nats.url,
+    orderService: orderService.address,
   });
-  const orderIds = ["order-7f3a", "order-8b21"];
   const now = Date.now();
   for (const [index, orderId] of orderIds.entries()) {
     const spans = orderSagaTrace(orderId, now - 5000 + index * 1000);
@@ -88,11 +117,14 @@ export async function startSyntheticMesh(options: { scrapeIntervalMs?: number } 
     consul,
     dashboard,
     orderIds,
+    deadLetters,
+    stuckSagas,
     deadPort,
     async stop() {
       await dashboard.stop();
       for (const server of servers) await new Promise((resolve) => server.close(resolve));
-      await consul.stop();
+      await Promise.all([consul.stop(), orderService.shutdown(0), nats.stop()]);
+      await rm(natsDir, { recursive: true, force: true });
     },
   };
 }
