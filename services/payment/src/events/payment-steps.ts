@@ -79,7 +79,7 @@ export function paymentConsumers(provider: ProviderClient, cardKey: Buffer, opti
 type Cause = { correlationId: string; traceparent?: string };
 
 /**
- * Refunds a captured payment through the gateway (one key per payment, so an operator's refund and a cancel's never
+ * Refunds a captured payment through the gateway (one key per charge, so an operator's refund and a cancel's never
  * make two) and reports it with PaymentRefunded. A refund the gateway refuses for good parks the payment in
  * REFUND_FAILED, with the reason, and announces nothing: the order stays cancelling, for a person to settle. Any other
  * failure throws, and the refund is tried again.
@@ -91,7 +91,7 @@ export async function refundPayment(
   cause: Cause,
 ): Promise<"refunded" | "refused"> {
   try {
-    await deps.gateway.refund(payment.paymentId, payment.providerChargeId);
+    await deps.gateway.refund(payment.providerChargeId);
   } catch (error) {
     const failure = ConnectError.from(error);
     const decision = afterRefundFailure({ code: failure.code, message: failure.rawMessage });
