@@ -13,6 +13,7 @@ import { DEMO_PRODUCTS } from "@mesh/inventory";
 import { applyIntentions, type LocalMesh, type ManagedProcess, startLocalMesh, startProcess } from "@mesh/local";
 import { GatewayService } from "@mesh/proto/shop/gateway/v1/gateway_pb";
 import { InventoryService } from "@mesh/proto/shop/inventory/v1/inventory_pb";
+import { OrderService } from "@mesh/proto/shop/order/v1/order_pb";
 import { sidecarProcessArgs } from "@mesh/sidecar";
 import { checkInvariants, type InvariantReport } from "../test/shop/invariants.ts";
 import { LOAD_PRODUCT } from "./mixed-load.ts";
@@ -24,6 +25,8 @@ export interface DrillMesh {
   mesh: LocalMesh;
   /** The gateway API, through the client sidecar. */
   gateway: Client<typeof GatewayService>;
+  /** The order API, through the client sidecar (drills cancel orders with it). */
+  order: Client<typeof OrderService>;
   clientSidecar: ManagedProcess;
   /** Each product's stock as seeded plus every restock: what the invariants compare against. */
   initialStock: Map<string, number>;
@@ -37,14 +40,14 @@ export interface DrillMesh {
   stop(): Promise<number[]>;
 }
 
-/** The load's own mesh identity: it calls the gateway and restocks inventory, as the intentions allow. */
+/** The load's own mesh identity: it calls the gateway, restocks inventory and cancels orders, as the intentions allow. */
 const LOAD_CLIENT = "load-client";
 
 async function startClientSidecar(mesh: LocalMesh, dataDir: string) {
   const [outbound, admin] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
   await applyIntentions(
     mesh.consulUrl,
-    ["gateway", "inventory"].map((destination) => ({
+    ["gateway", "inventory", "order"].map((destination) => ({
       source: LOAD_CLIENT,
       destination,
       action: "allow" as const,
@@ -60,6 +63,7 @@ async function startClientSidecar(mesh: LocalMesh, dataDir: string) {
     upstreams: {
       gateway: { services: ["shop.gateway.v1.GatewayService"] },
       inventory: { services: ["shop.inventory.v1.InventoryService"] },
+      order: { services: ["shop.order.v1.OrderService"] },
     },
   };
   const path = join(dataDir, "client-sidecar.json");
@@ -136,6 +140,7 @@ export async function startDrillMesh(options: {
   return {
     mesh,
     gateway: createClient(GatewayService, transport),
+    order: createClient(OrderService, transport),
     clientSidecar: client.sidecar,
     initialStock,
     async restock(units) {

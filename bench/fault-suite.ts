@@ -46,7 +46,7 @@ interface Fault {
   /** Runs on the mesh whose JetStream is a cluster of NATS_CLUSTER_NODES nats-servers. */
   natsCluster?: boolean;
   /** Injects the fault and undoes it; returns what it observed. */
-  run(mesh: LocalMesh, window: FaultWindow): Promise<string>;
+  run(mesh: LocalMesh, window: FaultWindow, drill: DrillMesh): Promise<string>;
 }
 
 /**
@@ -202,6 +202,51 @@ async function killStreamLeader(mesh: LocalMesh, downMs: number): Promise<string
   }
 }
 
+/** The card gateway's outage while confirmed orders are cancelled, and how many are. */
+const GATEWAY_DOWN_MS = 20_000;
+const CANCELLED_WHILE_DOWN = 10;
+
+/** The saga state of some orders, from the order and payment databases. */
+async function refundsWaiting(mesh: LocalMesh, orderIds: string[]) {
+  const orders = await queryRows<{ status: string }>(
+    mesh.databaseUrls.order,
+    "select status from orders where order_id = any($1)",
+    [orderIds],
+  );
+  const captured = await queryRows<{ count: string }>(
+    mesh.databaseUrls.payment,
+    "select count(*) from payment where order_id = any($1) and status = 'CAPTURED'",
+    [orderIds],
+  );
+  const cancelling = orders.filter((order) => order.status === "CANCELLING").length;
+  return `${cancelling} CANCELLING, ${captured[0]?.count ?? 0} payments still CAPTURED`;
+}
+
+/**
+ * Breaks the card gateway (every call UNAVAILABLE), cancels confirmed orders while it is down, heals it: each refund
+ * waits, retried, and none is given up; the suite's settle then needs every order CANCELLED with its money returned.
+ */
+async function cancelWhileGatewayDown(mesh: LocalMesh, drill: DrillMesh): Promise<string> {
+  const confirmed = await queryRows<{ order_id: string }>(
+    mesh.databaseUrls.order,
+    "select order_id from orders where status = 'CONFIRMED' order by created_at desc limit $1",
+    [CANCELLED_WHILE_DOWN],
+  );
+  const orderIds = confirmed.map((row) => row.order_id);
+  const provider = instance(mesh, "provider");
+  await provider.restartApp({ PROVIDER_FAILURE_RATE: "1" });
+  const cancelled = await Promise.allSettled(
+    orderIds.map((orderId) =>
+      drill.order.cancelOrder({ orderId, reason: "drill: cancelled while the gateway is down" }),
+    ),
+  );
+  await sleep(GATEWAY_DOWN_MS);
+  const whileDown = await refundsWaiting(mesh, orderIds);
+  await provider.restartApp();
+  const refused = cancelled.filter((result) => result.status === "rejected").length;
+  return `${orderIds.length} confirmed orders cancelled (${refused} cancel calls failed); after ${GATEWAY_DOWN_MS / 1000} s of outage: ${whileDown}; gateway healed`;
+}
+
 const FAULTS: Fault[] = [
   ...["inventory-1", "order-1", "payment-1", "gateway-1", "provider"].map((name) => ({
     name: `kill -9 ${name}, restart after 3 s`,
@@ -246,6 +291,10 @@ const FAULTS: Fault[] = [
       })();
       return `breaker to provider: ${await watchBreakers(mesh, drill)}`;
     },
+  },
+  {
+    name: `card gateway down (every call refused) for ${GATEWAY_DOWN_MS / 1000} s while ${CANCELLED_WHILE_DOWN} confirmed orders are cancelled`,
+    run: (mesh, _window, drill) => cancelWhileGatewayDown(mesh, drill),
   },
   {
     name: "slow consumer: payment-1 frozen (SIGSTOP) for 40 s, longer than JetStream's ack wait (30 s)",
@@ -369,7 +418,7 @@ async function runFault(drill: DrillMesh, fault: Fault) {
     },
   };
   const faultStarted = performance.now();
-  const observed = await fault.run(mesh, faultWindow);
+  const observed = await fault.run(mesh, faultWindow, drill);
   const window = { begin: marks.begin ?? faultStarted, end: marks.end ?? performance.now() };
   const recovered = await mesh.waitHealthy(60_000).then(
     () => `all healthy ${((Date.now() - started) / 1000).toFixed(1)} s after the fault`,
