@@ -3,7 +3,8 @@
 /* eslint-disable */
 
 // Events of the order saga, published on the JetStream stream SHOP_EVENTS with subjects shop.<aggregate>.<event>.
-// Each message carries the headers Nats-Msg-Id (the event id), Shop-Event-Type (the message's full name),
+// Each message carries the headers Shop-Event-Id (the event id, which consumers' inboxes key on; also the JetStream
+// msgID, Nats-Msg-Id, except on a replayed dead letter), Shop-Event-Type (the message's full name),
 // Shop-Correlation-Id (the order id) and traceparent.
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
@@ -104,8 +105,8 @@ export type OrderCreated = Message<"shop.events.v1.OrderCreated"> & {
   cardLast4: string;
 
   /**
-   * When the order is cancelled if its saga has not decided by then: steps that retry (a charge while the card
-   * gateway is unreachable) stop at it.
+   * When the order service cancels the order if its saga has not decided by then (on the order database's clock;
+   * other services do not compare it with their own).
    *
    * @generated from field: google.protobuf.Timestamp saga_deadline = 9;
    */
@@ -161,7 +162,8 @@ export type InventoryReserved = Message<"shop.events.v1.InventoryReserved"> & {
   cardLast4: string;
 
   /**
-   * The saga's deadline, copied from OrderCreated: payment retries a charge the gateway failed to answer until it.
+   * The saga's deadline, copied from OrderCreated, for information: payment retries a charge the gateway failed to
+   * answer until it gets an answer or the order is cancelled.
    *
    * @generated from field: google.protobuf.Timestamp saga_deadline = 7;
    */
