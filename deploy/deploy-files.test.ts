@@ -267,7 +267,7 @@ describe("deploy/compose", () => {
         delete upstreams.order?.methods;
       }),
     ).toEqual(
-      ["GetOrder", "ListOrders"].map(
+      ["GetOrder", "ListOrders", "ListStuckOrders"].map(
         (read) => `upstreams.order ${read}: a read needs retry.perTryTimeoutMs in 1-500, has 1000`,
       ),
     );

@@ -97,6 +97,15 @@ describe("the inventory API", () => {
       (error: ConnectError) =>
         error.code === Code.FailedPrecondition && error.rawMessage.startsWith("cannot remove 1000 units of sku-kettle"),
     );
+    const longReason = shop.inventory.adjustStock({
+      ...adjustment,
+      adjustmentId: randomUUID(),
+      reason: "x".repeat(1025),
+    });
+    await expect(longReason).rejects.toSatisfy(
+      (error: ConnectError) =>
+        error.code === Code.InvalidArgument && error.rawMessage === "reason is longer than 1024 characters",
+    );
     await expect(shop.inventory.getStock({ productIds: ["sku-none"] })).rejects.toSatisfy(
       (error: ConnectError) => error.code === Code.NotFound && error.rawMessage === "unknown products: sku-none",
     );

@@ -126,7 +126,7 @@ export const WRITE_PER_TRY_TIMEOUT_MS = 1000;
 
 /** The shop's reads (`idempotency_level = NO_SIDE_EFFECTS`) per service; a test holds this to the contracts. */
 const SHOP_READS: Partial<Record<string, string[]>> = {
-  order: ["GetOrder", "ListOrders"],
+  order: ["GetOrder", "ListOrders", "ListStuckOrders"],
   inventory: ["ListProducts", "GetStock", "GetReservation"],
   payment: ["GetPayment", "ListPayments"],
 };

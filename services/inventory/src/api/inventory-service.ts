@@ -33,6 +33,8 @@ function pageSize(requested: number, fallback: number): number {
   return requested || fallback;
 }
 
+const MAX_ADJUSTMENT_REASON = 1024;
+
 /** shop.inventory.v1.InventoryService over the inventory database. */
 export function inventoryService(context: ServiceContext) {
   const em = () => context.orm.em.fork();
@@ -68,6 +70,9 @@ export function inventoryService(context: ServiceContext) {
     async adjustStock(request) {
       if (!request.adjustmentId) throw new ServiceError(status.INVALID_ARGUMENT, "adjustment_id is required");
       if (request.delta === 0n) throw new ServiceError(status.INVALID_ARGUMENT, "delta must not be 0");
+      // An operator's words are refused rather than cut: the adjustment's column holds 1024 characters.
+      if ([...request.reason].length > MAX_ADJUSTMENT_REASON)
+        throw new ServiceError(status.INVALID_ARGUMENT, `reason is longer than ${MAX_ADJUSTMENT_REASON} characters`);
       return transaction(context, async (tx) => {
         const [product] = [...(await lockProducts(tx, [{ productId: request.productId, quantity: 0 }])).values()];
         if (!product) throw new ServiceError(status.NOT_FOUND, `unknown product ${request.productId}`);

@@ -317,7 +317,7 @@ export type AdjustStockRequest = Message<"shop.inventory.v1.AdjustStockRequest">
   delta: bigint;
 
   /**
-   * Why; recorded with the adjustment.
+   * Why; recorded with the adjustment. At most 1024 characters.
    *
    * @generated from field: string reason = 4;
    */
