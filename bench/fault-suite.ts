@@ -202,9 +202,9 @@ async function killStreamLeader(mesh: LocalMesh, downMs: number): Promise<string
   }
 }
 
-/** The card gateway's outage while confirmed orders are cancelled, and how many are. */
+/** The card gateway's outage while confirmed orders are cancelled, and how many are at most. */
 const GATEWAY_DOWN_MS = 20_000;
-const CANCELLED_WHILE_DOWN = 10;
+const CANCELLED_WHILE_DOWN = 20;
 
 /** The saga state of some orders, from the order and payment databases. */
 async function refundsWaiting(mesh: LocalMesh, orderIds: string[]) {
@@ -223,8 +223,10 @@ async function refundsWaiting(mesh: LocalMesh, orderIds: string[]) {
 }
 
 /**
- * Breaks the card gateway (every call UNAVAILABLE), cancels confirmed orders while it is down, heals it: each refund
- * waits, retried, and none is given up; the suite's settle then needs every order CANCELLED with its money returned.
+ * Freezes the card gateway (SIGSTOP: every call to it times out), cancels confirmed orders meanwhile, thaws it: each
+ * refund waits, retried, and none is given up; the suite's settle then needs every order CANCELLED with its money
+ * returned. Frozen, not restarted: the simulated gateway keeps its charges in memory only, and a restarted one would
+ * rightly refuse to refund charges it no longer knows.
  */
 async function cancelWhileGatewayDown(mesh: LocalMesh, drill: DrillMesh): Promise<string> {
   const confirmed = await queryRows<{ order_id: string }>(
@@ -233,18 +235,21 @@ async function cancelWhileGatewayDown(mesh: LocalMesh, drill: DrillMesh): Promis
     [CANCELLED_WHILE_DOWN],
   );
   const orderIds = confirmed.map((row) => row.order_id);
-  const provider = instance(mesh, "provider");
-  await provider.restartApp({ PROVIDER_FAILURE_RATE: "1" });
-  const cancelled = await Promise.allSettled(
-    orderIds.map((orderId) =>
-      drill.order.cancelOrder({ orderId, reason: "drill: cancelled while the gateway is down" }),
-    ),
-  );
-  await sleep(GATEWAY_DOWN_MS);
-  const whileDown = await refundsWaiting(mesh, orderIds);
-  await provider.restartApp();
-  const refused = cancelled.filter((result) => result.status === "rejected").length;
-  return `${orderIds.length} confirmed orders cancelled (${refused} cancel calls failed); after ${GATEWAY_DOWN_MS / 1000} s of outage: ${whileDown}; gateway healed`;
+  const provider = instance(mesh, "provider").processes[0]?.child;
+  provider?.kill("SIGSTOP");
+  try {
+    const cancelled = await Promise.allSettled(
+      orderIds.map((orderId) =>
+        drill.order.cancelOrder({ orderId, reason: "drill: cancelled while the gateway is down" }),
+      ),
+    );
+    await sleep(GATEWAY_DOWN_MS);
+    const whileDown = await refundsWaiting(mesh, orderIds);
+    const refused = cancelled.filter((result) => result.status === "rejected").length;
+    return `${orderIds.length} confirmed orders cancelled (${refused} cancel calls failed); after ${GATEWAY_DOWN_MS / 1000} s of outage: ${whileDown}; gateway thawed`;
+  } finally {
+    provider?.kill("SIGCONT");
+  }
 }
 
 const FAULTS: Fault[] = [
@@ -293,7 +298,9 @@ const FAULTS: Fault[] = [
     },
   },
   {
-    name: `card gateway down (every call refused) for ${GATEWAY_DOWN_MS / 1000} s while ${CANCELLED_WHILE_DOWN} confirmed orders are cancelled`,
+    name: `card gateway down (frozen with SIGSTOP) for ${GATEWAY_DOWN_MS / 1000} s while confirmed orders (up to ${CANCELLED_WHILE_DOWN}) are cancelled`,
+    // Long enough for the load to confirm orders to cancel.
+    baselineMs: 15_000,
     run: (mesh, _window, drill) => cancelWhileGatewayDown(mesh, drill),
   },
   {

@@ -6,7 +6,7 @@ import { paymentService } from "./api/payment-service.ts";
 import { eraseUnusedCards } from "./db/card-store.ts";
 import { entities, migrations } from "./db/entities.ts";
 import { CARD_KEY_BYTES } from "./domain/card-vault.ts";
-import { paymentConsumers } from "./events/payment-steps.ts";
+import { PAYMENT_POOL_SIZE, paymentConsumers } from "./events/payment-steps.ts";
 import { countRefundFailures } from "./payment-metrics.ts";
 
 export interface PaymentOptions {
@@ -61,6 +61,7 @@ export function startPayment(options: PaymentOptions): Promise<RunningService> {
     ...options,
     entities,
     migrations,
+    poolSize: PAYMENT_POOL_SIZE,
     prepare: async (context) => countRefundFailures(context),
     services: (context) => [paymentService(context, provider, cardKey, gateway)],
     consumers: () => paymentConsumers(provider, cardKey, { ...gateway, log: options.log }),

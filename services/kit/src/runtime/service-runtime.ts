@@ -34,6 +34,8 @@ export interface ServiceDefinition {
   grpc: { host: string; port: number };
   entities: EntitySchema[];
   migrations: MigrationObject[];
+  /** Connections of the database pool (default 10). */
+  poolSize?: number;
   log: Logger;
   /** Runs once the database is migrated, before serving (for example idempotent seeding). */
   prepare?: (context: ServiceContext) => Promise<void>;
@@ -112,6 +114,7 @@ async function startParts(
     url: definition.databaseUrl,
     entities: definition.entities,
     migrations: definition.migrations,
+    poolSize: definition.poolSize,
     log,
   });
   // Never give up reconnecting; with a cluster, the client also learns of servers not listed and tries those too.

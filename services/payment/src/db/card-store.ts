@@ -26,7 +26,8 @@ export interface ClaimedCard {
  * - a cancel of the order knows that a charge may have been sent, and settles it with the gateway first, and
  * - a cancel of another order that named the same token does not erase the card between two tries of this charge.
  * It takes a second connection of the pool while the caller's transaction holds one: the charge consumer applies
- * fewer events at once than the pool has connections (CHARGE_CONCURRENCY), so claims never wait on each other forever.
+ * fewer events at once than the pool has connections (CHARGE_CONCURRENCY, PAYMENT_POOL_SIZE), so claims never wait on
+ * each other forever.
  */
 export async function claimCard(em: EntityManager, token: string, orderId: string): Promise<ClaimedCard | undefined> {
   const rows = await em.getConnection().execute<{ last4: string; sealed_number: Buffer | null }[]>(

@@ -38,10 +38,15 @@ export interface PaymentStepDeps {
 }
 
 /**
- * Charges applied at once: fewer than the connections of the service's pool (10), since each holds one and its card
- * claim takes a second for a moment (see claimCard).
+ * A step calls the gateway inside its event's transaction (the payment row stays locked while the gateway answers),
+ * so each step in flight holds a database connection for as long as the gateway takes, up to its timeout. These
+ * bound what a hung gateway can hold, as a bulkhead: a charge holds one connection and, for a moment, a second (its
+ * card claim, see claimCard), a cancel one. PAYMENT_POOL_SIZE leaves room beside them for the API (TokenizeCard,
+ * which every PlaceOrder needs, keeps answering while the gateway hangs), the outbox relay and the sweeps.
  */
-export const CHARGE_CONCURRENCY = 8;
+export const CHARGE_CONCURRENCY = 4;
+export const CANCEL_CONCURRENCY = 2;
+export const PAYMENT_POOL_SIZE = 2 * CHARGE_CONCURRENCY + CANCEL_CONCURRENCY + 6;
 
 export interface PaymentStepOptions {
   /** How long one call to the gateway may take (default GATEWAY_TIMEOUT_MS); past it, its outcome is unknown. */
@@ -72,6 +77,7 @@ export function paymentConsumers(provider: ProviderClient, cardKey: Buffer, opti
       subject: "shop.order.cancelled",
       handler: onOrderCancelled(deps),
       mustComplete: true,
+      concurrency: CANCEL_CONCURRENCY,
     },
   ];
 }
