@@ -118,6 +118,6 @@ it("no interleaving of deliveries, cancels, refunds, deadlines and gateway fault
       ];
       expect(violations).toEqual([]);
     }),
-    { numRuns: RUNS, verbose: 1, endOnFailure: false },
+    { numRuns: RUNS, endOnFailure: false },
   );
 }, 600_000);

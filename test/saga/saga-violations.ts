@@ -80,6 +80,8 @@ async function moneyMismatches(lab: SagaLab): Promise<string[]> {
     else
       problems.push(`the gateway kept charge ${charge.chargeId} for ${payment ? `a ${status} order` : "no payment"}`);
   }
+  for (const payment of payments.filter((each) => each.status === "PENDING" || each.status === "REFUNDING"))
+    problems.push(`the payment of order ${payment.order_id} was left ${payment.status}`);
   for (const order of orders) {
     if (order.status === "CONFIRMED" && kept.get(order.order_id) !== 1)
       problems.push(`confirmed order ${order.order_id} has ${kept.get(order.order_id) ?? 0} captures kept`);

@@ -14,7 +14,7 @@ export async function queryRows<T>(url: string, sql: string, params: unknown[] =
 }
 
 /** Payment statuses that hold, or may still take, the customer's money. */
-const MONEY_HELD = ["CAPTURED", "PENDING", "REFUND_FAILED"];
+const MONEY_HELD = ["CAPTURED", "PENDING", "REFUND_FAILED", "REFUNDING"];
 
 /** Which answers a CANCELLING order still waits for, from its settled flags. */
 function cancelWaitsFor(order: { stock_settled: boolean; payment_settled: boolean }): string {

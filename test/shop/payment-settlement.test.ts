@@ -118,6 +118,8 @@ describe("a charge whose answer is lost after the gateway captured", () => {
       const placed = await place();
       // The money is taken; payment is still waiting for the answer, which comes after its deadline.
       await until("the capture", () => captureOf(placed.orderId), Boolean);
+      // The charge's answer is already on its way, late; the refund's may come in time.
+      shop.provider.behaviour.answerLateMs = 0;
       await shop.order.cancelOrder({ orderId: placed.orderId, reason: "changed my mind" });
       const order = await settled(placed.orderId);
       expect(order.status).toBe(OrderStatus.CANCELLED);
@@ -185,6 +187,36 @@ describe("an operator's refund and the order's cancel at once", () => {
     expect(captureOf(order.orderId)).toMatchObject({ refunded: true, refunds: 1 });
     expect(await paymentEvents(order.orderId, "shop.payment.refunded")).toBe(1);
     expect(await paymentStatuses(order.orderId)).toEqual([PaymentStatus.REFUNDED]);
+  });
+});
+
+describe("an operator's refund whose answer is lost", () => {
+  it("is finished by payment: the order ends CANCELLED, refunded once, never left CAPTURED", async () => {
+    const order = await settled((await place()).orderId);
+    expect(order.status).toBe(OrderStatus.CONFIRMED);
+    const [payment] = (await shop.payment.listPayments({ orderId: order.orderId })).payments;
+    shop.provider.behaviour.answerLateMs = ANSWER_LATE_MS;
+    let refund: Awaited<ReturnType<typeof shop.payment.refund>>;
+    try {
+      // The gateway refunds, but payment stops waiting first: the refund is kept, not rolled back.
+      refund = await shop.payment.refund({ paymentId: payment?.paymentId as string, reason: "goodwill" });
+    } finally {
+      shop.provider.behaviour.answerLateMs = 0;
+    }
+    expect(refund.payment?.status).toBe(PaymentStatus.REFUNDING);
+    // Still CONFIRMED until payment's own retry reports the refund; then cancelled, its stock back.
+    await until(
+      "the order cancelled",
+      async () => (await shop.order.getOrder({ orderId: order.orderId })).order?.status,
+      (status) => status === OrderStatus.CANCELLED,
+    );
+    await until(
+      "the payment refunded",
+      () => paymentStatuses(order.orderId),
+      (statuses) => statuses.every((status) => status === PaymentStatus.REFUNDED),
+    );
+    expect(captureOf(order.orderId)).toMatchObject({ refunded: true, refunds: 1 });
+    expect(await paymentEvents(order.orderId, "shop.payment.refunded")).toBe(1);
   });
 });
 

@@ -4,7 +4,7 @@ import { implement, isUuid, type ServiceContext, ServiceError, transaction } fro
 import { PaymentService, PaymentStatus } from "@mesh/proto/shop/payment/v1/payment_pb";
 import { LockMode } from "@mikro-orm/postgresql";
 import { Payment } from "../db/entities.ts";
-import { type PaymentStepOptions, refundPayment } from "../events/payment-steps.ts";
+import { type PaymentStepOptions, refundOrRequest } from "../events/payment-steps.ts";
 import { GATEWAY_TIMEOUT_MS, gatewayClient, type ProviderClient } from "../gateway.ts";
 import { tokenizeCard } from "./tokenize-card.ts";
 
@@ -15,6 +15,7 @@ const STATUS = {
   REFUNDED: PaymentStatus.REFUNDED,
   FAILED: PaymentStatus.FAILED,
   REFUND_FAILED: PaymentStatus.REFUND_FAILED,
+  REFUNDING: PaymentStatus.REFUNDING,
 } as const;
 
 export const paymentView = (payment: Payment) => ({
@@ -71,14 +72,15 @@ export function paymentService(
           { lockMode: LockMode.PESSIMISTIC_WRITE },
         );
         if (!payment) throw new ServiceError(status.NOT_FOUND, `no payment ${request.paymentId}`);
-        if (payment.status === "REFUNDED") return { payment: paymentView(payment), refused: false };
+        if (payment.status === "REFUNDED" || payment.status === "REFUNDING")
+          return { payment: paymentView(payment), refused: false };
         if (payment.status !== "CAPTURED") {
           throw new ServiceError(
             status.FAILED_PRECONDITION,
             `payment ${payment.paymentId} is ${payment.status}, only CAPTURED payments can be refunded`,
           );
         }
-        const outcome = await refundPayment(em, deps, payment, { correlationId: payment.orderId });
+        const outcome = await refundOrRequest(em, deps, payment, { correlationId: payment.orderId });
         return { payment: paymentView(payment), refused: outcome === "refused" };
       });
       // Committed first: the payment stays REFUND_FAILED, with the reason, for a person to settle.

@@ -3,7 +3,7 @@ import type { PaymentState } from "./payment-state.ts";
 import { boundReason } from "./reason.ts";
 
 export type CancelStep =
-  /** Captured: refund it (PaymentRefunded, or REFUND_FAILED when the gateway refuses). */
+  /** Captured, or a refund in progress: refund it (PaymentRefunded, or REFUND_FAILED when the gateway refuses). */
   | { kind: "refund" }
   /** No outcome recorded, and a charge may have been sent: ask the gateway before answering. */
   | { kind: "settle" }
@@ -23,6 +23,7 @@ export type CancelStep =
 export function cancelStep(status: PaymentState, chargeMayHaveBeenSent: boolean): CancelStep {
   switch (status) {
     case "CAPTURED":
+    case "REFUNDING":
       return { kind: "refund" };
     case "PENDING":
       return chargeMayHaveBeenSent ? { kind: "settle" } : { kind: "failed" };

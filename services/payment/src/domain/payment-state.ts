@@ -3,4 +3,12 @@
  * state of a row a step has just claimed and not yet decided. REFUND_FAILED: the gateway refused the refund of a
  * captured payment for good; a person settles it.
  */
-export type PaymentState = "PENDING" | "CAPTURED" | "DECLINED" | "REFUNDED" | "FAILED" | "REFUND_FAILED";
+export type PaymentState =
+  | "PENDING"
+  | "CAPTURED"
+  | "DECLINED"
+  | "REFUNDED"
+  | "FAILED"
+  | "REFUND_FAILED"
+  /** A refund is decided and the gateway has not answered it yet: payment retries it (PaymentRefundRequested). */
+  | "REFUNDING";

@@ -8,8 +8,9 @@ import {
   PaymentCompletedSchema,
   PaymentFailedSchema,
   PaymentRefundedSchema,
+  PaymentRefundRequestedSchema,
 } from "@mesh/proto/shop/events/v1/events_pb";
-import type { EntityManager } from "@mikro-orm/postgresql";
+import { type EntityManager, LockMode } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import { claimCard, eraseCardOf } from "../db/card-store.ts";
 import { Card, Payment } from "../db/entities.ts";
@@ -79,6 +80,13 @@ export function paymentConsumers(provider: ProviderClient, cardKey: Buffer, opti
       mustComplete: true,
       concurrency: CANCEL_CONCURRENCY,
     },
+    {
+      name: "payment-refund-requested",
+      subject: "shop.payment.refund-requested",
+      handler: onRefundRequested(deps),
+      mustComplete: true,
+      concurrency: CANCEL_CONCURRENCY,
+    },
   ];
 }
 
@@ -115,6 +123,45 @@ export async function refundPayment(
   });
   enqueueFollowUp(em, cause, "shop.payment.refunded", PaymentRefundedSchema, message);
   return "refunded";
+}
+
+/**
+ * An operator's refund: made at once when the gateway answers; when it does not (unreachable, or its answer lost,
+ * so the money may already be back), the decision is kept instead of rolled back: the payment is REFUNDING and
+ * PaymentRefundRequested, in the same transaction, has payment's own must-complete consumer finish it. A refund is
+ * never dropped because its caller gave up.
+ */
+export async function refundOrRequest(
+  em: EntityManager,
+  deps: Pick<PaymentStepDeps, "gateway" | "log">,
+  payment: Payment,
+  cause: Cause,
+): Promise<"refunded" | "refused" | "requested"> {
+  try {
+    return await refundPayment(em, deps, payment, cause);
+  } catch (error) {
+    payment.status = "REFUNDING";
+    const message = create(PaymentRefundRequestedSchema, { orderId: payment.orderId, paymentId: payment.paymentId });
+    enqueueFollowUp(em, cause, "shop.payment.refund-requested", PaymentRefundRequestedSchema, message);
+    deps.log?.warn(
+      { order: payment.orderId, payment: payment.paymentId, err: (error as Error).message },
+      "refund not answered; payment will finish it",
+    );
+    return "requested";
+  }
+}
+
+/** PaymentRefundRequested: finish a refund the gateway did not answer (thrown failures are retried, without limit). */
+export function onRefundRequested(deps: PaymentStepDeps) {
+  return handleEvent(PaymentRefundRequestedSchema, async (em, requested, incoming) => {
+    const payment = await em.findOne(
+      Payment,
+      { paymentId: requested.paymentId },
+      { lockMode: LockMode.PESSIMISTIC_WRITE },
+    );
+    // Anything else: a cancel's refund (under the same key, for the same charge) finished it first.
+    if (payment?.status === "REFUNDING") await refundPayment(em, deps, payment, incoming);
+  });
 }
 
 /** Records that nothing was taken (FAILED, or DECLINED by the issuer) and announces it with PaymentFailed. */

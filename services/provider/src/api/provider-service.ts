@@ -11,8 +11,8 @@ export interface ProviderBehaviour {
   /** Share (0-1) of calls that fail with UNAVAILABLE before anything is done. */
   failureRate: number;
   /**
-   * Charge only: the answer comes this long after the charge is made (a first call or a repeat), so a caller whose
-   * deadline is shorter learns nothing although the money was taken. 0 or unset: no delay.
+   * Charges and refunds: the answer comes this long after the money moved (a first call or a repeat), so a caller
+   * whose deadline is shorter learns nothing although the money was taken or returned. 0 or unset: no delay.
    */
   answerLateMs?: number;
 }
@@ -81,6 +81,12 @@ export function providerService(behaviour: ProviderBehaviour) {
     return record;
   };
 
+  /** Holds an answer back after the money moved (behaviour.answerLateMs). */
+  const answerLate = async (signal: AbortSignal) => {
+    const lateMs = behaviour.answerLateMs ?? 0;
+    if (lateMs > 0) await sleep(lateMs, undefined, { signal });
+  };
+
   const service = implement(PaymentProviderService, {
     async charge(request, context) {
       if (!request.idempotencyKey) throw new ServiceError(status.INVALID_ARGUMENT, "idempotency_key is required");
@@ -94,8 +100,7 @@ export function providerService(behaviour: ProviderBehaviour) {
         throw new ServiceError(status.FAILED_PRECONDITION, "idempotency key voided");
       const record = chargeOnce(request.idempotencyKey, request.cardNumber, request.amount);
       if (!record) throw new ServiceError(status.UNAVAILABLE, "processing_error");
-      const lateMs = behaviour.answerLateMs ?? 0;
-      if (lateMs > 0) await sleep(lateMs, undefined, { signal: context.signal });
+      await answerLate(context.signal);
       return answer(record);
     },
 
@@ -118,7 +123,10 @@ export function providerService(behaviour: ProviderBehaviour) {
       if (!request.idempotencyKey) throw new ServiceError(status.INVALID_ARGUMENT, "idempotency_key is required");
       await disturb(context.signal);
       const seen = refunds.get(request.idempotencyKey);
-      if (seen) return { refundId: seen };
+      if (seen) {
+        await answerLate(context.signal);
+        return { refundId: seen };
+      }
       const charge = byChargeId.get(request.chargeId);
       if (!charge || charge.outcome !== ChargeOutcome.CAPTURED) {
         throw new ServiceError(status.NOT_FOUND, `no captured charge ${request.chargeId}`);
@@ -128,6 +136,7 @@ export function providerService(behaviour: ProviderBehaviour) {
       const refundId = `re_${randomUUID()}`;
       charge.refunds++;
       refunds.set(request.idempotencyKey, refundId);
+      await answerLate(context.signal);
       return { refundId };
     },
   });

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/events/v1/events.proto.
  */
 export const file_shop_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChtzaG9wL2V2ZW50cy92MS9ldmVudHMucHJvdG8SDnNob3AuZXZlbnRzLnYxIjEKCUV2ZW50TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIqQCCgxPcmRlckNyZWF0ZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSKAoFbGluZXMYAyADKAsyGS5zaG9wLmV2ZW50cy52MS5FdmVudExpbmUSJAoFdG90YWwYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY2FyZF90b2tlbhgHIAEoCRISCgpjYXJkX2xhc3Q0GAggASgJEjEKDXNhZ2FfZGVhZGxpbmUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSgQIBRAGUgtjYXJkX251bWJlciLjAQoRSW52ZW50b3J5UmVzZXJ2ZWQSEAoIb3JkZXJfaWQYASABKAkSKAoFbGluZXMYAiADKAsyGS5zaG9wLmV2ZW50cy52MS5FdmVudExpbmUSJAoFdG90YWwYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRISCgpjYXJkX3Rva2VuGAUgASgJEhIKCmNhcmRfbGFzdDQYBiABKAkSMQoNc2FnYV9kZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBKBAgEEAVSC2NhcmRfbnVtYmVyIjUKEUludmVudG9yeVJlamVjdGVkEhAKCG9yZGVyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJPChFJbnZlbnRvcnlSZWxlYXNlZBIQCghvcmRlcl9pZBgBIAEoCRIoCgVsaW5lcxgCIAMoCzIZLnNob3AuZXZlbnRzLnYxLkV2ZW50TGluZSJfChBQYXltZW50Q29tcGxldGVkEhAKCG9yZGVyX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSJQoGYW1vdW50GAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkiRQoNUGF5bWVudEZhaWxlZBIQCghvcmRlcl9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJeCg9QYXltZW50UmVmdW5kZWQSEAoIb3JkZXJfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIlCgZhbW91bnQYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSIiCg5PcmRlckNvbmZpcm1lZBIQCghvcmRlcl9pZBgBIAEoCSJfCg5PcmRlckNhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSFwoPcmVmdW5kX3JlcXVpcmVkGAMgASgIEhIKCmNhcmRfdG9rZW4YBCABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("ChtzaG9wL2V2ZW50cy92MS9ldmVudHMucHJvdG8SDnNob3AuZXZlbnRzLnYxIjEKCUV2ZW50TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIqQCCgxPcmRlckNyZWF0ZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSKAoFbGluZXMYAyADKAsyGS5zaG9wLmV2ZW50cy52MS5FdmVudExpbmUSJAoFdG90YWwYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY2FyZF90b2tlbhgHIAEoCRISCgpjYXJkX2xhc3Q0GAggASgJEjEKDXNhZ2FfZGVhZGxpbmUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSgQIBRAGUgtjYXJkX251bWJlciLjAQoRSW52ZW50b3J5UmVzZXJ2ZWQSEAoIb3JkZXJfaWQYASABKAkSKAoFbGluZXMYAiADKAsyGS5zaG9wLmV2ZW50cy52MS5FdmVudExpbmUSJAoFdG90YWwYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRISCgpjYXJkX3Rva2VuGAUgASgJEhIKCmNhcmRfbGFzdDQYBiABKAkSMQoNc2FnYV9kZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBKBAgEEAVSC2NhcmRfbnVtYmVyIjUKEUludmVudG9yeVJlamVjdGVkEhAKCG9yZGVyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJPChFJbnZlbnRvcnlSZWxlYXNlZBIQCghvcmRlcl9pZBgBIAEoCRIoCgVsaW5lcxgCIAMoCzIZLnNob3AuZXZlbnRzLnYxLkV2ZW50TGluZSJfChBQYXltZW50Q29tcGxldGVkEhAKCG9yZGVyX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSJQoGYW1vdW50GAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkiRQoNUGF5bWVudEZhaWxlZBIQCghvcmRlcl9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJeCg9QYXltZW50UmVmdW5kZWQSEAoIb3JkZXJfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIlCgZhbW91bnQYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSI+ChZQYXltZW50UmVmdW5kUmVxdWVzdGVkEhAKCG9yZGVyX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkiIgoOT3JkZXJDb25maXJtZWQSEAoIb3JkZXJfaWQYASABKAkiXwoOT3JkZXJDYW5jZWxsZWQSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEhcKD3JlZnVuZF9yZXF1aXJlZBgDIAEoCBISCgpjYXJkX3Rva2VuGAQgASgJYgZwcm90bzM", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * One product and quantity, as events carry it.
@@ -339,6 +339,35 @@ export const PaymentRefundedSchema: GenMessage<PaymentRefunded> = /*@__PURE__*/
   messageDesc(file_shop_events_v1_events, 7);
 
 /**
+ * Subject shop.payment.refund-requested: an operator's refund the provider did not answer at once; payment itself
+ * consumes it and retries the refund until the provider answers (the payment stays REFUNDING meanwhile).
+ *
+ * @generated from message shop.events.v1.PaymentRefundRequested
+ */
+export type PaymentRefundRequested = Message<"shop.events.v1.PaymentRefundRequested"> & {
+  /**
+   * The order identifier.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * The payment identifier.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+};
+
+/**
+ * Describes the message shop.events.v1.PaymentRefundRequested.
+ * Use `create(PaymentRefundRequestedSchema)` to create a new message.
+ */
+export const PaymentRefundRequestedSchema: GenMessage<PaymentRefundRequested> = /*@__PURE__*/
+  messageDesc(file_shop_events_v1_events, 8);
+
+/**
  * Subject shop.order.confirmed: stock is reserved and payment captured; inventory commits the reservation.
  *
  * @generated from message shop.events.v1.OrderConfirmed
@@ -357,7 +386,7 @@ export type OrderConfirmed = Message<"shop.events.v1.OrderConfirmed"> & {
  * Use `create(OrderConfirmedSchema)` to create a new message.
  */
 export const OrderConfirmedSchema: GenMessage<OrderConfirmed> = /*@__PURE__*/
-  messageDesc(file_shop_events_v1_events, 8);
+  messageDesc(file_shop_events_v1_events, 9);
 
 /**
  * Subject shop.order.cancelled: the order is cancelled; inventory releases what it holds and payment refunds what
@@ -402,5 +431,5 @@ export type OrderCancelled = Message<"shop.events.v1.OrderCancelled"> & {
  * Use `create(OrderCancelledSchema)` to create a new message.
  */
 export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
-  messageDesc(file_shop_events_v1_events, 9);
+  messageDesc(file_shop_events_v1_events, 10);
 
