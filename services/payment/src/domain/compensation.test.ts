@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { afterRefundFailure, cancelStep } from "./compensation.ts";
 
 describe("cancelStep", () => {
-  it("refunds a captured payment", () => {
+  it("refunds a captured payment, and finishes a refund still in progress (the same key: made once)", () => {
     expect(cancelStep("CAPTURED", true)).toEqual({ kind: "refund" });
+    expect(cancelStep("REFUNDING", true)).toEqual({ kind: "refund" });
   });
 
   it("settles with the gateway a charge without a recorded outcome that may have been sent", () => {
