@@ -5,12 +5,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { startNatsServer } from "@mesh/embedded";
 import { OrderCreatedSchema } from "@mesh/proto/shop/events/v1/events_pb";
-import { Migration } from "@mikro-orm/migrations";
-import { defineEntity, type EntityManager, type MikroORM } from "@mikro-orm/postgresql";
+import type { MikroORM } from "@mikro-orm/postgresql";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   applyOnce,
   type EventHandler,
@@ -18,83 +16,38 @@ import {
   enqueueEvent,
   ensureStreams,
   Header,
-  handleEvent,
   type IncomingEvent,
   OutboxEvent,
   OutboxRelay,
-  openDatabase,
   RetryLaterError,
   startConsumer,
   transactionWithEvents,
 } from "../src/index.ts";
-import { createTestDatabase } from "../src/testing/index.ts";
+import { countIt, type EventHarness, log, startHarness, until } from "./event-harness.ts";
 
 // The asynchronous side of the kit against a real PostgreSQL and a real nats-server: outbox, relay, idempotent
 // consumers, dead letters.
-const Tally = defineEntity({
-  name: "Tally",
-  tableName: "tally",
-  properties: (p) => ({ orderId: p.string().primary(), applied: p.integer() }),
-});
-
-class CreateTally extends Migration {
-  override async up() {
-    this.addSql(`create table "tally" ("order_id" varchar(255) primary key, "applied" int not null)`);
-  }
-}
-
-const log = pino({ level: "silent" });
 const streams: EventStreams = {
   events: { name: "KIT_TEST_EVENTS", subjects: ["kit.>"] },
   deadLetters: { name: "KIT_TEST_DLQ", subjects: ["dlq.kit.>"] },
   duplicateWindowMs: 1000,
 };
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let harness: EventHarness;
 let orm: MikroORM;
-let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
+let tallyOf: EventHarness["tallyOf"];
 
 beforeAll(async () => {
-  database = await createTestDatabase(inject("databaseUrls").order, "kit_events");
-  orm = await openDatabase({
-    url: database.url,
-    entities: [Tally],
-    migrations: [{ name: "tally", class: CreateTally }],
-    log,
-  });
-  nc = await connect({ servers: inject("natsUrl") });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm, streams);
+  harness = await startHarness("kit_events", streams);
+  ({ orm, js, jsm, tallyOf } = harness);
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await orm?.close();
-  await database?.drop();
+  await harness?.close();
 });
 
 const orderCreated = (orderId: string) => create(OrderCreatedSchema, { orderId, customerId: "c1" });
-
-/** Counts one application per event into the tally of its order. */
-const countIt = handleEvent(OrderCreatedSchema, async (em: EntityManager, message) => {
-  const tally = await em.findOne(Tally, { orderId: message.orderId });
-  if (tally) tally.applied++;
-  else em.create(Tally, { orderId: message.orderId, applied: 1 });
-});
-
-async function tallyOf(orderId: string): Promise<number> {
-  return (await orm.em.fork().findOne(Tally, { orderId }))?.applied ?? 0;
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await sleep(50);
-  }
-}
 
 function commitEvent(orderId: string, subject = "kit.order.created") {
   return orm.em.fork().transactional(async (em) => {

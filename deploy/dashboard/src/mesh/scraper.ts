@@ -2,6 +2,7 @@
 // sidecar that does not answer is marked unreachable and keeps its place; Consul not answering keeps the last known
 // instances. Nothing here throws into the HTTP layer.
 import { parseRouteCounters } from "@mesh/cli/golden-metrics";
+import { Poller, reason } from "../polling.ts";
 import { parseClusters } from "./clusters.ts";
 import { type ConsulClient, discoverInstances, type Instance } from "./consul.ts";
 import { type InstanceState, type MeshView, meshView, type RatePoint, ScrapeHistory } from "./view.ts";
@@ -24,11 +25,6 @@ export interface MeshSnapshot extends MeshView {
   rate: RatePoint[];
 }
 
-const reason = (error: unknown) => {
-  const cause = (error as Error).cause as Error | undefined;
-  return cause?.message ?? (error as Error).message;
-};
-
 async function fetchText(url: string, timeoutMs: number): Promise<string> {
   const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   const text = await response.text();
@@ -42,30 +38,20 @@ export class MeshScraper {
   private consulError: string | null = null;
   private scrapes = 0;
   private scrapedAt: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly poller: Poller;
 
   constructor(private readonly options: ScraperOptions) {
     this.history = new ScrapeHistory(options.windowMs);
+    this.poller = new Poller(() => this.scrapeOnce(), options.intervalMs);
   }
 
   /** Scrapes now and then every interval until stop(). */
   start(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.scrapeOnce().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs);
-      });
-    };
-    tick();
+    this.poller.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** One round: discovery, then every sidecar in parallel. */

@@ -1,5 +1,6 @@
 // Every few seconds: the dead letters (NATS) and the stuck sagas (the order service), each kept with its own error,
 // so one that cannot be read leaves the other on the page. Nothing here throws into the HTTP layer.
+import { Poller, reason } from "../polling.ts";
 import { type DeadLetterReader, type DeadLetterView, deadLetterView } from "./dead-letters.ts";
 import type { StuckOrderRow, StuckOrdersReader } from "./stuck-orders.ts";
 
@@ -17,39 +18,25 @@ export interface SagaSnapshot {
   stuckSagas: { orderService: string; error: string | null; orders: StuckOrderRow[] };
 }
 
-const reason = (error: unknown) => {
-  const cause = (error as Error).cause as Error | undefined;
-  return cause?.message ?? (error as Error).message;
-};
-
 export class SagaWatch {
   private deadLetters: DeadLetterView = deadLetterView([]);
   private deadLettersError: string | null = null;
   private stuck: StuckOrderRow[] = [];
   private stuckError: string | null = null;
   private polledAt: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly poller: Poller;
 
-  constructor(private readonly options: SagaWatchOptions) {}
+  constructor(private readonly options: SagaWatchOptions) {
+    this.poller = new Poller(() => this.pollOnce(), options.intervalMs);
+  }
 
   /** Polls now and then every interval until stop(). */
   start(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.pollOnce().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs);
-      });
-    };
-    tick();
+    this.poller.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.poller.stop();
     await this.options.deadLetters?.close();
   }
 
