@@ -98,11 +98,20 @@ export class DownstreamCall implements StreamHandler {
     return this.requestEnded && !this.overflowed;
   }
 
-  /** Makes an attempt current: replays what was read so far, then passes on the rest as it comes. */
+  /**
+   * Makes an attempt current: gives it everything read so far, then the rest as it comes. What the call read while it
+   * waited may be more than the retry buffer keeps: it is all sent, then let go (the call can no longer be retried),
+   * and the caller's window, withheld while it waited past the buffer, opens again once the attempt takes it.
+   */
   attach(sink: RequestSink, source: ResponseSource): void {
     this.sink = sink;
     this.source = source;
-    this.replayTo(sink);
+    let took = true;
+    for (const chunk of this.buffered) if (!sink.write(chunk)) took = false;
+    if (this.requestEnded) sink.end();
+    if (this.bufferedBytes > this.limits.retryBufferBytes) this.letGoOfBuffer();
+    if (took) this.stream.resume();
+    else this.stream.pause();
   }
 
   /** Gives an attempt the request read so far (all of it, for a hedge: see fullyBuffered). */
@@ -150,17 +159,29 @@ export class DownstreamCall implements StreamHandler {
       this.fail(violation.code, violation.message);
       return;
     }
-    if (!this.overflowed) {
-      this.bufferedBytes += chunk.length;
-      if (this.bufferedBytes > this.limits.retryBufferBytes) {
-        this.overflowed = true;
-        this.buffered.length = 0;
-      } else {
-        // The chunk is a view of the socket's read buffer, which Node does not reuse: keeping it is safe.
-        this.buffered.push(chunk);
-      }
+    const sink = this.sink;
+    // Past the retry buffer with an attempt current, the request is only passed on: the call cannot be retried.
+    if (this.overflowed) {
+      if (sink && !sink.write(chunk)) this.stream.pause();
+      return;
     }
-    if (this.sink && !this.sink.write(chunk)) this.stream.pause();
+    // The chunk is a view of the socket's read buffer, which Node does not reuse: keeping it is safe.
+    this.buffered.push(chunk);
+    this.bufferedBytes += chunk.length;
+    if (!sink) {
+      // No attempt yet (queued, in a fault delay or a backoff): every byte is kept for the one to come, and past the
+      // retry buffer the caller's window is no longer given back, so it stops sending until an attempt takes them.
+      if (this.bufferedBytes > this.limits.retryBufferBytes) this.stream.pause();
+      return;
+    }
+    if (this.bufferedBytes > this.limits.retryBufferBytes) this.letGoOfBuffer();
+    if (!sink.write(chunk)) this.stream.pause();
+  }
+
+  /** The request outgrew the retry buffer and its current attempt has all of it: no other attempt can follow. */
+  private letGoOfBuffer(): void {
+    this.overflowed = true;
+    this.buffered.length = 0;
   }
 
   private onRequestEnd() {
