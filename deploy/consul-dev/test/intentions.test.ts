@@ -109,6 +109,16 @@ describe("exact intentions", () => {
         "Permissions[0].HTTP.Header[0] should only contain one of Present, Exact, Prefix, Suffix, or Regex",
       ],
       [
+        exact("web", "db"),
+        { Permissions: [{ Action: "allow", HTTP: { Header: [{ Name: "x", Regex: "(?<=a)b" }] } }] },
+        "Permissions[0].HTTP.Header[0].Regex is not a valid regular expression: error parsing regexp: invalid named capture: `(?<=a)b`",
+      ],
+      [
+        exact("web", "db"),
+        { Permissions: [{ Action: "allow", HTTP: { PathRegex: "/(a" } }] },
+        "Permissions[0].HTTP.PathRegex is not a valid regular expression: error parsing regexp: missing closing ): `/(a`",
+      ],
+      [
         exact("we*b", "db"),
         { Action: "allow" },
         `source "we*b" is invalid: SourceName: wildcard character '*' cannot be used with partial values`,
@@ -120,6 +130,20 @@ describe("exact intentions", () => {
       expect([response.status, await response.text()]).toEqual([400, message]);
     }
     expect((await json<IntentionJson[]>("/v1/connect/intentions")).length).toBe(0);
+  });
+
+  it("takes RE2 syntax in regexes, such as (?i), that JavaScript does not", async () => {
+    const permissions = [
+      {
+        Action: "allow",
+        HTTP: { PathRegex: "(?i)/shop\\..*", Header: [{ Name: "authorization", Regex: "(?i)bearer .*" }] },
+      },
+    ];
+    const written = await putIntention("web", "db", { Permissions: permissions });
+    expect([written.status, await written.text()]).toEqual([200, "true"]);
+    const stored = await json<IntentionJson>(exact("web", "db"));
+    expect(stored.Permissions).toEqual(permissions);
+    await remove("web", "db");
   });
 });
 

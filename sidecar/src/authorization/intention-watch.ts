@@ -1,6 +1,13 @@
 import { type ConsulWatchOptions, watchBlocking } from "../discovery/blocking-watch.ts";
 import type { ConsulClient } from "../discovery/consul-client.ts";
-import { type CallFacts, type Decision, decide, type Intention } from "./intentions.ts";
+import {
+  type CallFacts,
+  type CompiledIntentions,
+  compileIntentions,
+  type Decision,
+  decide,
+  type Intention,
+} from "./intentions.ts";
 
 /**
  * The intentions that apply to calls into this service, kept current with the blocking match query, so a change
@@ -8,7 +15,7 @@ import { type CallFacts, type Decision, decide, type Intention } from "./intenti
  * stay in force; before any are known every call is denied.
  */
 export class IntentionWatch {
-  private intentions: Intention[] | undefined;
+  private intentions: CompiledIntentions | undefined;
   private defaultAllow = false;
   private stop: (() => void) | undefined;
 
@@ -24,10 +31,18 @@ export class IntentionWatch {
     this.stop = watchBlocking(
       (index, signal) => this.client.blockingGet<Record<string, Intention[] | null>>(path, index, waitMs, signal),
       (matches, result) => {
-        this.intentions = matches[this.destination] ?? [];
+        // Compiled once per change, so a call only runs the compiled matchers.
+        const intentions = compileIntentions(matches[this.destination] ?? []);
+        for (const problem of intentions.problems) {
+          log.error(
+            { destination: this.destination, problem },
+            "intention regex refused by RE2; its permission denies",
+          );
+        }
+        this.intentions = intentions;
         // Consul tells its default ACL policy on every answer; without ACLs it is allow.
         this.defaultAllow = result.headers?.get("X-Consul-Default-Acl-Policy") !== "deny";
-        log.info({ destination: this.destination, intentions: this.intentions.length }, "intentions updated");
+        log.info({ destination: this.destination, intentions: intentions.intentions.length }, "intentions updated");
       },
       { what: `intentions for ${this.destination}`, minIntervalMs, log },
     );
@@ -39,11 +54,16 @@ export class IntentionWatch {
 
   /** The intentions in force, highest precedence first (undefined before Consul answered once). */
   get current(): readonly Intention[] | undefined {
-    return this.intentions;
+    return this.intentions?.intentions;
   }
 
   authorize(call: CallFacts): Decision {
     if (!this.intentions) return { allowed: false, reason: "no intentions known yet (Consul not reached)" };
-    return decide(this.intentions, call, this.defaultAllow);
+    try {
+      return decide(this.intentions, call, this.defaultAllow);
+    } catch (error) {
+      // decide does not throw; should it ever, the call is denied, never the connection or the process ended.
+      return { allowed: false, reason: `authorization failed: ${(error as Error).message}` };
+    }
   }
 }

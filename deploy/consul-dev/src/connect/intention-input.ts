@@ -1,5 +1,6 @@
 // Reading intentions from request bodies and query names, with Consul's validation texts (agent/structs/intention.go
 // Validate, config_entry_intentions.go). A thrown IntentionInputError is a 400 with its message.
+import { RE2JS } from "re2js";
 import { field, RequestError, stringMap } from "../http/fields.ts";
 import type { HeaderMatch, HttpMatch, IntentionAction, IntentionInput, Permission } from "./intentions.ts";
 import { WILDCARD } from "./intentions.ts";
@@ -59,6 +60,15 @@ function startsWithSlash(http: unknown, name: "PathExact" | "PathPrefix", where:
   return value;
 }
 
+/** Regexes are RE2, as the proxies that enforce them run them: a regex RE2 does not compile is refused when written. */
+function re2(pattern: string, where: string): void {
+  try {
+    RE2JS.compile(pattern);
+  } catch (error) {
+    throw new IntentionInputError(`${where} is not a valid regular expression: ${(error as Error).message}`);
+  }
+}
+
 function headerMatch(raw: unknown, where: string): HeaderMatch {
   const name = optionalString(raw, "Name", where);
   if (!name) throw new IntentionInputError(`${where} missing required Name field`);
@@ -78,6 +88,7 @@ function headerMatch(raw: unknown, where: string): HeaderMatch {
   if (parts !== 1) {
     throw new IntentionInputError(`${where} should only contain one of Present, Exact, Prefix, Suffix, or Regex`);
   }
+  if (header.Regex !== undefined) re2(header.Regex, `${where}.Regex`);
   if (field(raw, "Invert") === true) header.Invert = true;
   return header;
 }
@@ -97,13 +108,7 @@ function httpMatch(raw: unknown, where: string): HttpMatch {
   if (exact !== undefined) http.PathExact = exact;
   if (prefix !== undefined) http.PathPrefix = prefix;
   if (regex !== undefined) {
-    try {
-      new RegExp(regex);
-    } catch (error) {
-      throw new IntentionInputError(
-        `${where}.PathRegex is not a valid regular expression: ${(error as Error).message}`,
-      );
-    }
+    re2(regex, `${where}.PathRegex`);
     http.PathRegex = regex;
   }
   const headers = field(raw, "Header");
