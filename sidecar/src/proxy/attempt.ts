@@ -80,6 +80,8 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
   private stream: H2Stream | undefined;
   private responseHeaders: HeaderList | undefined;
   private trailers: HeaderList | undefined;
+  /** The trailers carried SHED_HEADER (read before the mesh-internal fields are dropped from the copy). */
+  private shedMarked = false;
   private held: Buffer[] | undefined;
   private heldBytes = 0;
   private settled = false;
@@ -138,9 +140,15 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
 
   // StreamHandler: the upstream's response.
   onHeaders(_stream: H2Stream, headers: HeaderList, endStream: boolean): void {
+    // The copy drops mesh-internal fields: whatever the upstream (an app, or a sidecar relaying its app) sent, only
+    // this sidecar's own answers carry them to the caller.
     const copy = appendEndToEnd(new HeaderList(), headers);
-    if (endStream) this.trailers = copy;
-    else this.responseHeaders = copy;
+    if (endStream) {
+      this.trailers = copy;
+      this.shedMarked = headerValue(headers, SHED_HEADER) !== undefined;
+    } else {
+      this.responseHeaders = copy;
+    }
   }
 
   onData(_stream: H2Stream, chunk: Buffer): void {
@@ -202,8 +210,9 @@ class Attempt implements StreamHandler, RequestSink, ResponseSource {
       code,
       message,
       committed: false,
-      // A call the upstream's sidecar shed never reached its app: it may go elsewhere, whatever the method.
-      neverProcessed: headerValue(trailers, SHED_HEADER) !== undefined,
+      neverProcessed: false,
+      // A sidecar sheds with a trailers-only RESOURCE_EXHAUSTED answer; its app's answers never carry the marker.
+      shed: this.shedMarked && headers === undefined && code === Status.RESOURCE_EXHAUSTED,
       transportFailure: false,
       cancelled: false,
       uncommittedResponse: { headers, trailers },

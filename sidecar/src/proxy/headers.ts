@@ -4,6 +4,14 @@ import { HeaderList } from "../h2/hpack/index.ts";
 // Connection-specific headers are forbidden in HTTP/2 (RFC 9113, 8.2.2); pseudo-headers are rebuilt per hop.
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"]);
 const COLON = 58;
+const X = 120;
+
+/**
+ * Mesh-internal fields start with this (`x-mesh-shed`, `x-mesh-attempts`): only a sidecar may set them, on its own
+ * answers. Every header block copied from an app or a peer (a caller's request, an upstream's response headers and
+ * trailers) loses them, so an app cannot forge a sidecar's word, not even by passing on a failed call's metadata.
+ */
+export const MESH_HEADER_PREFIX = "x-mesh-";
 
 /** The first value of a field, or undefined. Linear: header lists are short and scanned once per call. */
 export function headerValue(list: HeaderList, name: string): string | undefined {
@@ -12,13 +20,15 @@ export function headerValue(list: HeaderList, name: string): string | undefined 
 }
 
 /**
- * Appends the end-to-end fields of `from` to `to`: everything but pseudo-headers, connection-specific fields and
- * the names in `skip`, keeping each field's never-indexed flag.
+ * Appends the end-to-end fields of `from` to `to`: everything but pseudo-headers, connection-specific fields,
+ * mesh-internal fields (see MESH_HEADER_PREFIX) and the names in `skip`, keeping each field's never-indexed flag.
  */
 export function appendEndToEnd(to: HeaderList, from: HeaderList, skip?: ReadonlySet<string>): HeaderList {
   for (let i = 0; i < from.length; i++) {
     const name = from.name(i);
-    if (name.charCodeAt(0) === COLON || HOP_BY_HOP.has(name) || skip?.has(name)) continue;
+    const first = name.charCodeAt(0);
+    if (first === COLON || HOP_BY_HOP.has(name) || skip?.has(name)) continue;
+    if (first === X && name.startsWith(MESH_HEADER_PREFIX)) continue;
     to.push(name, from.value(i), from.isNeverIndexed(i));
   }
   return to;
@@ -36,7 +46,8 @@ export function statusResponse(httpStatus: number, code: number, message: string
 
 /**
  * Marks a call the inbound sidecar shed before it reached the app (the value says why): the caller's sidecar may
- * send it to another instance, whatever the method.
+ * send it to another instance, whatever the method. Only a sidecar's own trailers-only RESOURCE_EXHAUSTED answer
+ * carries it: the field is mesh-internal, so a sidecar drops it from whatever its app answers.
  */
 export const SHED_HEADER = "x-mesh-shed";
 

@@ -32,6 +32,10 @@ describe("retryReason", () => {
     expect(retryReason(outcome({ neverProcessed: true }), { ...context, idempotency: "unknown" })).toBe(
       "never_processed",
     );
+    expect(retryReason(outcome({ code: 8, shed: true }), { ...context, idempotency: "unknown" })).toBe(
+      "never_processed",
+    );
+    expect(retryReason(outcome({ code: 8, shed: true }), { ...context, attempts: 3 })).toBeUndefined();
   });
 
   it("never retries after data reached the caller, after a cancel, without a replayable body, or past maxAttempts", () => {

@@ -16,15 +16,17 @@ export interface RetryContext {
 }
 
 /**
- * Why the call may be tried again, or undefined when it may not. Any method may be retried when the request never
- * reached the app; only idempotent ones (NO_SIDE_EFFECTS, IDEMPOTENT) on the configured statuses or after a per-try
+ * Why the call may be tried again, or undefined when it may not. Any method may be retried when the request provably
+ * never reached the app, as this sidecar saw it (a refused connection, REFUSED_STREAM, GOAWAY) or as the upstream's
+ * sidecar said in its own shed answer (an app's word is never taken: sidecars drop mesh-internal fields from what
+ * apps send); only idempotent ones (NO_SIDE_EFFECTS, IDEMPOTENT) on the configured statuses or after a per-try
  * timeout (the request may have run: a method with side effects is never sent twice); none once response data went
  * to the caller.
  */
 export function retryReason(outcome: AttemptOutcome, context: RetryContext): RetryReason | undefined {
   if (outcome.committed || outcome.cancelled || !context.canReplay) return undefined;
   if (context.attempts >= context.policy.maxAttempts) return undefined;
-  if (outcome.neverProcessed) return "never_processed";
+  if (outcome.neverProcessed || outcome.shed) return "never_processed";
   if (context.idempotency === "unknown") return undefined;
   if (outcome.timedOut) return "per_try_timeout";
   return context.policy.retryOn.includes(statusName(outcome.code) as never) ? "status" : undefined;
