@@ -199,6 +199,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
         inbound: config.inbound,
         limits: config.limits,
         pool,
+        catalog,
         metrics,
         inFlight,
         log,

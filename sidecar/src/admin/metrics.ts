@@ -1,12 +1,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { BreakerState } from "../resilience/circuit-breaker.ts";
 
-import { type Direction, durationMetric, RouteStats, requestsMetric } from "./route-stats.ts";
+import { type Direction, durationMetric, RouteStats, requestsMetric, UNKNOWN_METHOD } from "./route-stats.ts";
 
-export type { Direction } from "./route-stats.ts";
+export { type Direction, UNKNOWN_METHOD } from "./route-stats.ts";
 
-/** Why the inbound listener shed a call: beyond its limit with the queue full, or its deadline passed in the queue. */
-export type ShedReason = "concurrency_limit" | "queue_timeout";
+/**
+ * Why the inbound listener shed a call: beyond its limit with the queue full, its deadline passed in the queue, or a
+ * health check beyond the health checks' own bound.
+ */
+export type ShedReason = "concurrency_limit" | "queue_timeout" | "health_limit";
 
 /** The inbound listener's concurrency limit now, as /metrics and /clusters show it. */
 export interface InboundLimitState {
@@ -27,6 +30,11 @@ export class MeshMetrics {
   readonly registry = new Registry();
   /** Per-route counters, read by the registry at scrape time (see route-stats.ts). */
   private readonly routes = new Map<string, RouteStats>();
+  /**
+   * The `method` labels of the routes made so far: the listeners make routes only for the contracts' methods (and
+   * `unknown`), so other counters labelled by method keep to these too.
+   */
+  private readonly methodLabels = new Set<string>([UNKNOWN_METHOD]);
   private readonly retries = new Counter({
     name: "mesh_retries_total",
     help: "Retries sent, by reason (status: a retryable status on an idempotent method; never_processed)",
@@ -118,7 +126,7 @@ export class MeshMetrics {
   });
   private readonly sheds = new Counter({
     name: "mesh_inbound_shed_total",
-    help: "Inbound calls shed before they reached the app: concurrency_limit (beyond the limit, queue full), queue_timeout (deadline passed while queued)",
+    help: "Inbound calls shed before they reached the app: concurrency_limit (beyond the limit, queue full), queue_timeout (deadline passed while queued), health_limit (health checks beyond their own bound)",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
@@ -134,15 +142,29 @@ export class MeshMetrics {
     this.registry.registerMetric(durationMetric(this.routes));
   }
 
-  /** One route's statistics, made on its first call: the route keeps them and each call updates them directly. */
+  /**
+   * One route's statistics, made on its first call: the route keeps them and each call updates them directly.
+   * `method` is a method of the contracts or UNKNOWN_METHOD, never a name a caller made up (see the listeners).
+   */
   route(direction: Direction, upstream: string, method: string): RouteStats {
     const key = `${direction}|${upstream}|${method}`;
     let route = this.routes.get(key);
     if (!route) {
       route = new RouteStats({ direction, upstream, method });
       this.routes.set(key, route);
+      this.methodLabels.add(method);
     }
     return route;
+  }
+
+  /** How many routes have statistics (each is a series of `mesh_requests_total` per status once called). */
+  get routeCount(): number {
+    return this.routes.size;
+  }
+
+  /** A method name as a label: itself when a route has it, else UNKNOWN_METHOD (callers choose method names). */
+  private methodLabel(method: string): string {
+    return this.methodLabels.has(method) ? method : UNKNOWN_METHOD;
   }
 
   /** Publishes the inbound limit's state, read at scrape time (and by /clusters through inboundState). */
@@ -182,7 +204,7 @@ export class MeshMetrics {
   }
 
   retried(upstream: string, method: string, reason: string): void {
-    this.retries.inc({ upstream, method, reason });
+    this.retries.inc({ upstream, method: this.methodLabel(method), reason });
   }
 
   retryBudgetExhausted(upstream: string): void {
@@ -218,9 +240,10 @@ export class MeshMetrics {
   }
 
   faultInjected(upstream: string, method: string, kind: "delay" | "abort"): void {
-    this.faults.inc({ upstream, method, kind });
+    this.faults.inc({ upstream, method: this.methodLabel(method), kind });
   }
 
+  /** `method` is the path of a described method, or UNKNOWN_METHOD (the inbound listener decides). */
   authorizationDenied(source: string, destination: string, method: string): void {
     this.denied.inc({ source, destination, method });
   }

@@ -5,6 +5,12 @@ import type { Metric } from "prom-client";
 
 export type Direction = "inbound" | "outbound";
 
+/**
+ * The `method` label of every call whose path the descriptor sets do not describe: callers choose paths, so only the
+ * contracts' methods get series (and cached routes) of their own, and anything else shares this one.
+ */
+export const UNKNOWN_METHOD = "unknown";
+
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** One route's (direction, upstream, method) calls in flight, completions by gRPC status, and latency histogram. */

@@ -33,8 +33,17 @@ export interface InboundCallDeps {
 
 export const APP = "app";
 
-/** Health checks are never shed: a shed one would make Consul take a busy instance out of service. */
-const HEALTH = "/grpc.health.v1.Health/";
+/**
+ * What the calls to one method path share, resolved on its first call: their statistics, and the slots they take.
+ * App calls take the app's concurrency limit (and may queue for it); health checks take slots of their own, never
+ * queued, so that a busy app still answers them and they never take the app's slots (see HEALTH_WATCH_LIMIT).
+ */
+export interface InboundRoute {
+  readonly stats: RouteStats;
+  readonly slots: Bulkhead;
+  /** What the health checks' slots hold, for the message of a refused one; undefined for app calls. */
+  readonly health: string | undefined;
+}
 
 /**
  * Sets the bulkhead to the adaptive limit, with a queue of at most as many calls: a queued call then waits about
@@ -57,7 +66,6 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
   private done = false;
   /** When the app got the call (performance.now()), for the adaptive limit. */
   private admittedAt = 0;
-  private readonly healthCheck: boolean;
 
   constructor(
     private readonly deps: InboundCallDeps,
@@ -65,27 +73,25 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
     private readonly request: GrpcRequest,
     /** The request as forwarded (see forwardedRequest). */
     private readonly headers: HeaderList,
-    private readonly stats: RouteStats,
+    private readonly route: InboundRoute,
   ) {
     this.deadline = new Deadline(request.timeoutMs, deps.inbound.timeoutMs);
-    this.healthCheck = request.path.startsWith(HEALTH);
   }
 
   start(): void {
-    const { deps, call } = this;
+    const { deps, call, route } = this;
     deps.inFlight.enter();
-    this.stats.started();
+    route.stats.started();
     const { tracer } = deps;
     if (tracer) {
       this.span = tracer.startCall("server", this.request, callerTraceparent(this.headers));
       setTraceparent(this.headers, tracer.traceparent(this.span));
     }
     this.deadlineTimer = enforceDeadline(call, this.deadline, `the app at ${deps.inbound.app}`);
-    if (this.healthCheck) {
-      deps.limit.enter();
+    if (route.slots.tryEnter()) {
       this.admitted();
-    } else if (deps.limit.tryEnter()) {
-      this.admitted();
+    } else if (route.health !== undefined) {
+      this.refuseHealthCheck(route.health);
     } else if (deps.limit.enqueue(this)) {
       this.span?.addEvent("bulkhead.queued");
       call.watch(this);
@@ -105,7 +111,18 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
     this.finish(Status.RESOURCE_EXHAUSTED, message);
   }
 
-  /** A slot in the app's limit is ours: one attempt at the app. */
+  /**
+   * Refuses a health check beyond the health checks' own bound, saying so: not marked as shed, since its caller asked
+   * about this instance (another's answer would not do).
+   */
+  private refuseHealthCheck(what: string): void {
+    this.deps.metrics.inboundShed("health_limit");
+    const message = `too many health checks at once: at most ${this.route.slots.limit} ${what} (health checks have slots of their own, apart from the app's concurrency limit)`;
+    this.call.fail(Status.RESOURCE_EXHAUSTED, message);
+    this.finish(Status.RESOURCE_EXHAUSTED, message);
+  }
+
+  /** A slot (in the app's limit, or the health checks') is ours: one attempt at the app. */
   admitted(): void {
     const { deps, call } = this;
     call.watch(undefined);
@@ -151,12 +168,13 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
    */
   private release(result: AttemptResult): void {
     const { limit, adaptive, inbound } = this.deps;
-    if (adaptive && !result.neverProcessed && !this.call.callerCancelled && !this.healthCheck) {
+    const { route } = this;
+    if (adaptive && route.health === undefined && !result.neverProcessed && !this.call.callerCancelled) {
       const now = performance.now();
       if (adaptive.sample(now - this.admittedAt, limit.active, now))
         applyAdaptiveLimit(limit, adaptive, inbound.maxQueue);
     }
-    limit.leave();
+    route.slots.leave();
   }
 
   private abandonedCode(): number {
@@ -167,7 +185,7 @@ export class InboundCall implements BulkheadWaiter, AttemptListener {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.deadlineTimer);
-    this.stats.finished(code, (performance.now() - this.started) / 1000);
+    this.route.stats.finished(code, (performance.now() - this.started) / 1000);
     if (this.span) this.deps.tracer?.end(this.span, code, message);
     this.deps.inFlight.leave();
   }

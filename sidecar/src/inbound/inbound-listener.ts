@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import type { MeshMetrics } from "../admin/metrics.ts";
-import type { RouteStats } from "../admin/route-stats.ts";
+import { UNKNOWN_METHOD } from "../admin/route-stats.ts";
 import type { IntentionWatch } from "../authorization/intention-watch.ts";
 import type { SidecarConfig } from "../config/schema.ts";
+import type { MethodCatalog } from "../descriptors/method-catalog.ts";
 import { Status } from "../grpc/status.ts";
 import type { HeaderList } from "../h2/hpack/index.ts";
 import type { H2Stream } from "../h2/proto/index.ts";
@@ -16,12 +17,30 @@ import { AdaptiveConcurrency } from "../resilience/adaptive-concurrency.ts";
 import { Bulkhead } from "../resilience/bulkhead.ts";
 import type { Peer } from "../tls/peer-check.ts";
 import type { CallTracer } from "../tracing/call-tracer.ts";
-import { APP, applyAdaptiveLimit, InboundCall, type InboundCallDeps, type InboundConfig } from "./inbound-call.ts";
+import {
+  APP,
+  applyAdaptiveLimit,
+  InboundCall,
+  type InboundCallDeps,
+  type InboundConfig,
+  type InboundRoute,
+} from "./inbound-call.ts";
+
+/**
+ * The health checks' own bounds, apart from the app's concurrency limit: Watch streams (each held open as long as its
+ * caller watches) and the short calls (Check, List) in flight at once. Beyond them a health call is refused.
+ */
+export const HEALTH_WATCH_LIMIT = 16;
+export const HEALTH_CHECK_LIMIT = 32;
+
+const HEALTH_SERVICE = "/grpc.health.v1.Health/";
 
 export interface InboundDeps {
   inbound: InboundConfig;
   limits: SidecarConfig["limits"];
   pool: SessionPool;
+  /** The contracts' methods: only these (and the health checks) get routes and metric series of their own. */
+  catalog: MethodCatalog;
   metrics: MeshMetrics;
   inFlight: InFlight;
   log: Logger;
@@ -51,21 +70,43 @@ function appLimit(inbound: InboundConfig, metrics: MeshMetrics): Pick<InboundCal
 }
 
 /** The public listener: protects the local app with a concurrency limit and the caller's deadline, then forwards. */
-export function createInboundListener(deps: InboundDeps): H2Server {
+export function createInboundListener(deps: InboundDeps): InboundListener {
   const callDeps: InboundCallDeps = { ...deps, ...appLimit(deps.inbound, deps.metrics) };
 
-  const routes = new Map<string, RouteStats>();
-  const routeMetrics = (request: GrpcRequest) => {
+  // Routes by method path, for the contracts' methods and the health checks only: callers choose paths, so any other
+  // path shares `unknown`, made once, rather than growing this map and the metrics without bound.
+  const routes = new Map<string, InboundRoute>();
+  const appRoute = (method: string): InboundRoute => ({
+    stats: deps.metrics.route("inbound", APP, method),
+    slots: callDeps.limit,
+    health: undefined,
+  });
+  const unknown = appRoute(UNKNOWN_METHOD);
+  const healthSlots = (limit: number, health: string) => ({
+    slots: new Bulkhead({ maxConcurrent: limit, maxQueue: 0 }),
+    health,
+  });
+  const watches = healthSlots(HEALTH_WATCH_LIMIT, "health Watch streams open");
+  const checks = healthSlots(HEALTH_CHECK_LIMIT, "health Check and List calls in flight");
+  for (const [method, slots] of [
+    ["Check", checks],
+    ["List", checks],
+    ["Watch", watches],
+  ] as const) {
+    routes.set(`${HEALTH_SERVICE}${method}`, { stats: deps.metrics.route("inbound", APP, method), ...slots });
+  }
+  const routeFor = (request: GrpcRequest): InboundRoute => {
     let route = routes.get(request.path);
     if (!route) {
-      route = deps.metrics.route("inbound", APP, request.method);
+      if (!deps.catalog.describes(request.path)) return unknown;
+      route = appRoute(request.method);
       routes.set(request.path, route);
     }
     return route;
   };
 
   /** Why the caller may not make this call, or undefined when it may (or when authorization is off). */
-  const denial = (request: GrpcRequest, headers: HeaderList, peer: Peer | undefined) => {
+  const denial = (request: GrpcRequest, route: InboundRoute, headers: HeaderList, peer: Peer | undefined) => {
     const { mesh } = deps;
     if (!mesh) return undefined;
     const source = peer && "identity" in peer ? peer.identity.service : "an unidentified caller";
@@ -76,7 +117,7 @@ export function createInboundListener(deps: InboundDeps): H2Server {
       header: (name) => headerValue(headers, name),
     });
     if (decision.allowed) return undefined;
-    deps.metrics.authorizationDenied(source, mesh.service, request.path);
+    deps.metrics.authorizationDenied(source, mesh.service, route === unknown ? UNKNOWN_METHOD : request.path);
     deps.log.info({ source, destination: mesh.service, path: request.path, reason: decision.reason }, "call denied");
     return `${source} may not call ${request.path} on ${mesh.service}: ${decision.reason}`;
   };
@@ -95,7 +136,8 @@ export function createInboundListener(deps: InboundDeps): H2Server {
   const onStream = (stream: H2Stream, headers: HeaderList, endStream: boolean, peer: Peer | undefined) => {
     const request = readGrpcRequest(headers, stream.headerListSize, deps.limits.maxHeaderListBytes);
     if (isProblem(request)) return rejectRequest(stream, request);
-    const denied = denial(request, headers, peer);
+    const route = routeFor(request);
+    const denied = denial(request, route, headers, peer);
     if (denied) {
       traceDenial(request, headers, denied);
       return rejectRequest(stream, { httpStatus: 200, code: Status.PERMISSION_DENIED, message: denied });
@@ -103,14 +145,18 @@ export function createInboundListener(deps: InboundDeps): H2Server {
     const call = new DownstreamCall(stream, deps.limits, endStream);
     if (deps.draining()) return call.refuse();
     const forwarded = forwardedRequest(headers, request.path, "http", deps.tracer !== undefined);
-    new InboundCall(callDeps, call, request, forwarded, routeMetrics(request)).start();
+    new InboundCall(callDeps, call, request, forwarded, route).start();
   };
 
-  return createH2Server({
+  const server = createH2Server({
     maxConcurrentStreams: deps.limits.maxConcurrentStreams,
     maxHeaderListSize: deps.limits.maxHeaderListBytes,
     idleTimeoutMs: 300_000,
     secure: deps.mesh?.secure,
     onStream,
   });
+  return { ...server, routeCount: () => routes.size };
 }
+
+/** The inbound listener, and how many method paths it keeps a route for. */
+export type InboundListener = H2Server & { routeCount(): number };

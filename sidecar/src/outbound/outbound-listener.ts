@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { MeshMetrics } from "../admin/metrics.ts";
-import type { RouteStats } from "../admin/route-stats.ts";
+import { type RouteStats, UNKNOWN_METHOD } from "../admin/route-stats.ts";
 import { type MethodPolicy, resolveMethodPolicy } from "../config/policy.ts";
 import type { SidecarConfig } from "../config/schema.ts";
 import type { Idempotency, MethodCatalog } from "../descriptors/method-catalog.ts";
@@ -42,13 +42,65 @@ interface OutboundRoute {
   breaker: CircuitBreaker;
 }
 
+/**
+ * The route of an upstream's calls to methods the descriptor sets do not describe, one for them all, and one for each
+ * of the upstream's `methods` overrides (their policy) sharing its statistics, latency and breaker.
+ */
+interface UnknownRoutes {
+  route: OutboundRoute;
+  /**
+   * By the path an override names (`/package.Service/Method`) or its method name (`Method`), so a call looks it up
+   * without building a key; undefined when the upstream has no overrides.
+   */
+  overridden: Map<string, OutboundRoute> | undefined;
+}
+
 /** The listener the local app calls other services through. */
-export function createOutboundListener(deps: OutboundDeps): H2Server {
-  // Everything a call to one method of one upstream needs besides the call itself, worked out on its first call.
+export function createOutboundListener(deps: OutboundDeps): OutboundListener {
+  // Everything a call to one method of one upstream needs besides the call itself, worked out on its first call; for
+  // the contracts' methods only: callers choose paths, so any other path takes its upstream's unknown route.
   const routes = new Map<string, Map<string, OutboundRoute>>();
+  const unknownRoutes = new Map<string, UnknownRoutes>();
+  const unknownRoutesOf = (upstream: string, cluster: Cluster): UnknownRoutes => {
+    const config = deps.config.upstreams[upstream];
+    const shared = {
+      idempotency: "unknown" as const,
+      holdResponseBytes: 0,
+      metrics: deps.metrics.route("outbound", upstream, UNKNOWN_METHOD),
+      latency: new LatencyWindow(),
+      breaker: cluster.breakers.breakerFor("", false),
+    };
+    const policy = (service: string, method: string) => ({
+      ...shared,
+      policy: resolveMethodPolicy(deps.config.defaults, config, service, method),
+    });
+    const keys = Object.keys(config?.methods ?? {});
+    const overridden =
+      keys.length === 0
+        ? undefined
+        : new Map(
+            keys.map((key) => {
+              const slash = key.indexOf("/");
+              if (slash < 0) return [key, policy("", key)];
+              return [`/${key}`, policy(key.slice(0, slash), key.slice(slash + 1))];
+            }),
+          );
+    return { route: policy("", ""), overridden };
+  };
+  const unknownRoute = (upstream: string, cluster: Cluster, request: GrpcRequest): OutboundRoute => {
+    let unknown = unknownRoutes.get(upstream);
+    if (!unknown) {
+      unknown = unknownRoutesOf(upstream, cluster);
+      unknownRoutes.set(upstream, unknown);
+    }
+    const { overridden } = unknown;
+    if (!overridden) return unknown.route;
+    return overridden.get(request.path) ?? overridden.get(request.method) ?? unknown.route;
+  };
   const routeFor = (upstream: string, cluster: Cluster, request: GrpcRequest): OutboundRoute => {
     let byUpstream = routes.get(request.path);
     if (!byUpstream) {
+      if (!deps.catalog.describes(request.path)) return unknownRoute(upstream, cluster, request);
       byUpstream = new Map();
       routes.set(request.path, byUpstream);
     }
@@ -97,10 +149,21 @@ export function createOutboundListener(deps: OutboundDeps): H2Server {
     new OutboundRun(outbound, deps).start();
   };
 
-  return createH2Server({
+  const server = createH2Server({
     maxConcurrentStreams: deps.config.limits.maxConcurrentStreams,
     maxHeaderListSize: deps.config.limits.maxHeaderListBytes,
     idleTimeoutMs: 300_000,
     onStream,
   });
+  return {
+    ...server,
+    routeCount: () => {
+      let count = 0;
+      for (const byUpstream of routes.values()) count += byUpstream.size;
+      return count;
+    },
+  };
 }
+
+/** The outbound listener, and how many (method path, upstream) routes it keeps. */
+export type OutboundListener = H2Server & { routeCount(): number };
