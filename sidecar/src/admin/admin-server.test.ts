@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,7 +54,8 @@ describe("admin server", () => {
   });
 
   it("redacts private key material wherever it is", () => {
-    const pem = "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n";
+    // A key made here, as the sidecar's own are: none is ever committed.
+    const pem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "sec1", format: "pem" });
     expect(redactSecrets({ leaf: { certPem: "-----BEGIN CERTIFICATE-----", anything: pem, privateKey: "x" } })).toEqual(
       { leaf: { certPem: "-----BEGIN CERTIFICATE-----", anything: "redacted", privateKey: "redacted" } },
     );
