@@ -40,6 +40,8 @@ export interface H2ServerOptions {
    * `headers` is reused once this returns.
    */
   onStream: (stream: H2Stream, headers: HeaderList, endStream: boolean, peer: Peer | undefined) => void;
+  /** onStream or a stream's handler threw: that stream alone was reset (INTERNAL_ERROR). Defaults to stderr. */
+  onHandlerError?: (error: unknown, streamId: number) => void;
 }
 
 export interface H2Server {
@@ -69,6 +71,7 @@ export function createH2Server(options: H2ServerOptions): H2Server {
         connection.close();
       },
       onClose: () => connections.delete(connection),
+      onHandlerError: options.onHandlerError,
     });
     connections.add(connection);
     socket.resume();

@@ -42,10 +42,31 @@ export interface ConnectionOptions {
   onStream?: (stream: H2Stream, headers: HeaderList, endStream: boolean) => void;
   /** The socket closed: every stream has been told. */
   onClose?: (connection: Connection) => void;
+  /**
+   * Streams the peer may reset before their response completed (the HTTP/2 rapid-reset attack, CVE-2023-44487):
+   * a budget of this many that refills at `earlyResetsPerSecond` and by half a reset for each stream opened (so a
+   * client that cancels up to half its calls never runs out); past it the connection ends with ENHANCE_YOUR_CALM.
+   */
+  maxEarlyResets?: number;
+  earlyResetsPerSecond?: number;
+  /**
+   * A stream handler (or onStream) threw: the stream has been reset with INTERNAL_ERROR, the connection goes on.
+   * Defaults to a line on stderr.
+   */
+  onHandlerError?: (error: unknown, streamId: number) => void;
 }
 
 const EMPTY = Buffer.alloc(0);
 const CONTROL_WINDOW_MS = 1000;
+const DEFAULT_MAX_EARLY_RESETS = 100;
+const DEFAULT_EARLY_RESETS_PER_SECOND = 100;
+/** Each stream the peer opens adds this much to its early-reset budget. */
+const EARLY_RESET_CREDIT_PER_STREAM = 0.5;
+
+function logHandlerError(error: unknown, streamId: number): void {
+  const reason = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  console.error(`HTTP/2 stream ${streamId}: its handler failed, the stream was reset: ${reason}`);
+}
 /**
  * A batch up to this size is copied into one buffer and written once: copying a few KiB costs less than a write
  * request per frame head and header block. Larger batches (big DATA payloads) go out as slices in one writev.
@@ -100,6 +121,12 @@ export class Connection implements FrameHandler, StreamOwner {
   private flushScheduled = false;
   private controlFrames = 0;
   private controlWindowStart = 0;
+  private readonly maxEarlyResets: number;
+  private readonly earlyResetsPerMs: number;
+  /** Early resets the peer may still send now; refills over time up to maxEarlyResets. */
+  private earlyResetCredit: number;
+  private earlyResetRefilledAt = 0;
+  private readonly onHandlerError: (error: unknown, streamId: number) => void;
 
   private constructor(
     readonly socket: Socket,
@@ -109,6 +136,10 @@ export class Connection implements FrameHandler, StreamOwner {
     this.initialWindowSize = options.initialWindowSize ?? 256 * 1024;
     this.maxConcurrentStreams = options.maxConcurrentStreams ?? 1000;
     this.maxControlFrames = options.maxControlFramesPerSecond ?? 5000;
+    this.maxEarlyResets = options.maxEarlyResets ?? DEFAULT_MAX_EARLY_RESETS;
+    this.earlyResetsPerMs = (options.earlyResetsPerSecond ?? DEFAULT_EARLY_RESETS_PER_SECOND) / 1000;
+    this.earlyResetCredit = this.maxEarlyResets;
+    this.onHandlerError = options.onHandlerError ?? logHandlerError;
     const connectionWindow = Math.max(options.connectionWindowSize ?? 16 * 1024 * 1024, DEFAULT_INITIAL_WINDOW_SIZE);
     // Every connection window opens at 65,535; our first WINDOW_UPDATE below takes it to connectionWindow.
     this.receiveWindow = new ReceiveWindow(connectionWindow);
@@ -335,6 +366,8 @@ export class Connection implements FrameHandler, StreamOwner {
   // ---- receiving -----------------------------------------------------------------------------------------------
 
   private readonly onSocketData = (chunk: Buffer): void => {
+    // After a connection error nothing more the peer sent is acted on.
+    if (this.destroyed) return;
     if (!this.prefaceReceived) {
       chunk = this.readPreface(chunk);
       if (!this.prefaceReceived || chunk.length === 0) return;
@@ -455,7 +488,29 @@ export class Connection implements FrameHandler, StreamOwner {
     stream.headerListSize = this.hpackDecoder.lastListSize;
     this.streams.set(streamId, stream);
     if (endStream) stream.remoteEnded = true;
-    this.options.onStream?.(stream, list, endStream);
+    if (this.earlyResetCredit < this.maxEarlyResets) this.earlyResetCredit += EARLY_RESET_CREDIT_PER_STREAM;
+    try {
+      this.options.onStream?.(stream, list, endStream);
+    } catch (error) {
+      this.handlerFailed(stream, error);
+    }
+  }
+
+  /** A stream's handler threw: only that stream is reset (INTERNAL_ERROR) and the failure logged. */
+  private handlerFailed(stream: H2Stream, error: unknown): void {
+    try {
+      this.onHandlerError(error, stream.id);
+    } catch {}
+    if (stream.closed) return;
+    this.sendReset(stream, ErrorCode.INTERNAL_ERROR);
+    try {
+      stream.close("local-reset", ErrorCode.INTERNAL_ERROR, error instanceof Error ? error : new Error(String(error)));
+    } catch (closeError) {
+      // onClose threw as well: the stream is closed and forgotten regardless.
+      try {
+        this.onHandlerError(closeError, stream.id);
+      } catch {}
+    }
   }
 
   private onStreamHeaders(stream: H2Stream, list: HeaderList, endStream: boolean): void {
@@ -476,7 +531,12 @@ export class Connection implements FrameHandler, StreamOwner {
       return;
     }
     stream.headerBlocksReceived++;
-    stream.handler.onHeaders(stream, list, endStream);
+    try {
+      stream.handler.onHeaders(stream, list, endStream);
+    } catch (error) {
+      this.handlerFailed(stream, error);
+      return;
+    }
     if (endStream && !stream.closed) this.endedRemotely(stream);
   }
 
@@ -508,7 +568,14 @@ export class Connection implements FrameHandler, StreamOwner {
       return;
     }
     if (flowControlledLength > data.length) stream.consumed(flowControlledLength - data.length);
-    if (data.length > 0 || endStream) stream.handler.onData(stream, data, endStream);
+    if (data.length > 0 || endStream) {
+      try {
+        stream.handler.onData(stream, data, endStream);
+      } catch (error) {
+        this.handlerFailed(stream, error);
+        return;
+      }
+    }
     if (stream.closed) return;
     if (endStream) this.endedRemotely(stream);
     else stream.consumed(data.length);
@@ -520,7 +587,16 @@ export class Connection implements FrameHandler, StreamOwner {
     const stream = this.streams.get(streamId);
     if (stream) {
       stream.neverProcessed = errorCode === ErrorCode.REFUSED_STREAM;
-      stream.close("peer-reset", errorCode);
+      // A server's stream reset by the peer before its response completed: rapid reset counts these.
+      const early = this.role === "server" && !stream.localEnded;
+      try {
+        stream.close("peer-reset", errorCode);
+      } catch (error) {
+        try {
+          this.onHandlerError(error, streamId);
+        } catch {}
+      }
+      if (early) this.countEarlyReset();
     } else if (this.isIdle(streamId)) {
       this.connectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
     }
@@ -613,7 +689,21 @@ export class Connection implements FrameHandler, StreamOwner {
   private resumeStream(stream: H2Stream): void {
     if (stream.closed || !this.flushStream(stream) || !stream.wantsDrain) return;
     stream.wantsDrain = false;
-    stream.handler.onDrain(stream);
+    try {
+      stream.handler.onDrain(stream);
+    } catch (error) {
+      this.handlerFailed(stream, error);
+    }
+  }
+
+  /** Takes one early reset from the budget (which refills over time); past it, ENHANCE_YOUR_CALM. */
+  private countEarlyReset(): void {
+    const now = performance.now();
+    const credit = this.earlyResetCredit + (now - this.earlyResetRefilledAt) * this.earlyResetsPerMs;
+    this.earlyResetRefilledAt = now;
+    this.earlyResetCredit = Math.min(credit, this.maxEarlyResets) - 1;
+    if (this.earlyResetCredit >= 0) return;
+    this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset before their response (rapid reset)");
   }
 
   /** Counts a PING or SETTINGS; past the budget the connection ends with ENHANCE_YOUR_CALM. */
