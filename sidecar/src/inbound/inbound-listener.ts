@@ -154,6 +154,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     idleTimeoutMs: 300_000,
     secure: deps.mesh?.secure,
     onStream,
+    onHandlerError: (error, streamId) =>
+      deps.log.error({ err: error, streamId }, "stream handler failed; stream reset"),
   });
   return { ...server, routeCount: () => routes.size };
 }

@@ -154,6 +154,8 @@ export function createOutboundListener(deps: OutboundDeps): OutboundListener {
     maxHeaderListSize: deps.config.limits.maxHeaderListBytes,
     idleTimeoutMs: 300_000,
     onStream,
+    onHandlerError: (error, streamId) =>
+      deps.log.error({ err: error, streamId }, "stream handler failed; stream reset"),
   });
   return {
     ...server,

@@ -51,7 +51,7 @@ export interface ConnectionOptions {
   earlyResetsPerSecond?: number;
   /**
    * A stream handler (or onStream) threw: the stream has been reset with INTERNAL_ERROR, the connection goes on.
-   * Defaults to a line on stderr.
+   * Defaults to a line on stderr; the listeners pass their logger.
    */
   onHandlerError?: (error: unknown, streamId: number) => void;
 }
